@@ -1,0 +1,1 @@
+"""Lattice and Bloch Hamiltonians (numpy/scipy only)."""
