@@ -21,6 +21,7 @@ __all__ = [
     "fourier_hamiltonian",
     "random_fourier",
     "wind_unwind",
+    "prescribed_winding",
     "uniform_winding",
     "phase_input",
 ]
@@ -140,18 +141,22 @@ def random_fourier(n: int, c: int = 4, L: int = 32, rng: RngLike = None) -> np.n
 
 def _monotone_profiles(gen: np.random.Generator, n: int, m: int) -> np.ndarray:
     """Random increasing functions g on m+1 points with g(0)=0, g(1)=1, shape (n, m+1)."""
-    inc = gen.exponential(1.0, size=(n, m))
+    inc = gen.gamma(2.0, 1.0, size=(n, m))
     g = np.concatenate([np.zeros((n, 1)), np.cumsum(inc, axis=1)], axis=1)
     return g / g[:, -1:]
 
 
-def wind_unwind(n: int, c: int = 4, L: int = 32, rng: RngLike = None) -> np.ndarray:
+def wind_unwind(
+    n: int, c: int = 4, L: int = 32, rng: RngLike = None, *, max_step: float = 0.75 * np.pi
+) -> np.ndarray:
     """Hamiltonians that wind up during ``k ∈ [0, π]`` and unwind back during ``[π, 2π]`` (paper Eq. 8).
 
     ``θ(k) = f1(k)`` on ``[0, π]`` and ``θ(k) = f1(π) − f2(k − π)`` on ``[π, 2π]``, with ``f1, f2``
-    random increasing functions, ``f1(0) = f2(0) = 0`` and ``f1(π) = f2(π) = A``, ``A`` uniform in
-    ``(0, cπ]``. ``h = (cos θ, sin θ)``; the winding number is always 0. ``L`` must be even so that
-    ``k = π`` is a sample point.
+    random increasing functions (normalized cumulative sums of Gamma(2) increments),
+    ``f1(0) = f2(0) = 0`` and ``f1(π) = f2(π) = A``, ``A`` uniform in ``(0, cπ]``;
+    ``h = (cos θ, sin θ)``. The winding number is always 0. Profiles whose true phase step between
+    neighbouring k points exceeds ``max_step`` are redrawn, so the sampled loop never aliases a full turn
+    and the discrete formula recovers the true winding 0. ``L`` must be even (``k = π`` on the grid).
 
     Returns
     -------
@@ -161,14 +166,55 @@ def wind_unwind(n: int, c: int = 4, L: int = 32, rng: RngLike = None) -> np.ndar
     L = _check_L(L)
     if L % 2:
         raise InputError(f"wind_unwind needs an even L (k = π on the grid), got {L}")
+    if not isinstance(c, (int, np.integer)) or c < 1:
+        raise InputError(f"cutoff c must be an integer >= 1, got {c!r}")
+    if c * np.pi / (L // 2) > max_step:
+        raise InputError(f"L = {L} is too coarse for winding up to {c} turns in half the zone; use L >= {int(np.ceil(2 * c * np.pi / max_step))}")
     gen = as_generator(rng)
     half = L // 2
-    amp = gen.uniform(0.0, 1.0, size=(n, 1))
-    amp = (1.0 - amp) * c * np.pi  # (0, cπ]
-    f1 = amp * _monotone_profiles(gen, n, half)
-    f2 = amp * _monotone_profiles(gen, n, half)
-    theta = np.concatenate([f1, amp - f2[:, 1:]], axis=1)  # (n, L+1)
-    return np.stack([np.cos(theta), np.sin(theta)], axis=-1)
+    out = np.empty((n, L + 1))
+    filled = 0
+    while filled < n:
+        m = max(16, int(1.3 * (n - filled)))
+        amp = (1.0 - gen.uniform(0.0, 1.0, size=(m, 1))) * c * np.pi  # (0, cπ]
+        f1 = amp * _monotone_profiles(gen, m, half)
+        f2 = amp * _monotone_profiles(gen, m, half)
+        theta = np.concatenate([f1, amp - f2[:, 1:]], axis=1)  # (m, L+1)
+        ok = np.abs(np.diff(theta, axis=1)).max(axis=1) <= max_step
+        take = theta[ok][: n - filled]
+        out[filled : filled + len(take)] = take
+        filled += len(take)
+    return np.stack([np.cos(out), np.sin(out)], axis=-1)
+
+
+def prescribed_winding(w: int, n: int, c: int = 4, L: int = 32, rng: RngLike = None) -> np.ndarray:
+    """Fourier Hamiltonians of cutoff ``c`` (paper Eq. 7) with winding number exactly ``w``.
+
+    Writes ``h_x + i h_y = z(k) = γ e^{−ick} Π_{j=1}^{2c} (e^{ik} − r_j)``, a trigonometric polynomial of
+    degree ``c`` (so ``h_x, h_y`` are Fourier series with cutoff ``c``) whose winding number is
+    ``#{|r_j| < 1} − c``. ``c + w`` roots are drawn inside the unit disk (radius uniform in (0, 1)) and
+    ``c − w`` outside (radius ``1/u``, ``u`` uniform in (0, 1)), with uniform angles and a random global
+    phase ``γ``. Used for the test sets with winding numbers never seen in training (paper tests iii, iv),
+    which uniform coefficients produce too rarely (``|w| = 4`` has probability ~1e-4 at ``c = 4``).
+
+    Returns
+    -------
+    ndarray of float64, shape (n, L+1, 2)
+    """
+    n = _check_n(n)
+    L = _check_L(L)
+    if not isinstance(c, (int, np.integer)) or c < 1 or not isinstance(w, (int, np.integer)) or abs(w) > c:
+        raise InputError(f"need integers c >= 1 and |w| <= c, got w={w!r}, c={c!r}")
+    gen = as_generator(rng)
+    n_in = c + int(w)
+    radius = gen.uniform(0.0, 1.0, size=(n, 2 * c))
+    radius[:, n_in:] = 1.0 / np.maximum(radius[:, n_in:], 1e-3)
+    roots = radius * np.exp(2j * np.pi * gen.uniform(size=(n, 2 * c)))
+    zeta = np.exp(1j * k_grid(L))
+    z = np.prod(zeta[None, :, None] - roots[:, None, :], axis=-1) * zeta[None, :] ** (-c)
+    z *= np.exp(2j * np.pi * gen.uniform(size=(n, 1)))
+    z[:, -1] = z[:, 0]  # k = 2π and k = 0 are the same point; remove round-off
+    return np.stack([z.real, z.imag], axis=-1)
 
 
 def uniform_winding(w: int | np.ndarray, L: int = 32, phase: float | np.ndarray = 0.0) -> np.ndarray:

@@ -1,0 +1,5 @@
+import sys
+
+from topoml.cli import main
+
+sys.exit(main())

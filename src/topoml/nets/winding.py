@@ -1,0 +1,91 @@
+"""Networks that learn the winding number of 1D chiral Hamiltonians (Zhang, Shen, Zhai, PRL 120, 066401).
+
+Input: ``h̃`` of shape ``(batch, L+1, 2)`` (float32; ``(h̃_x, h̃_y)`` at ``k = 2πn/L``, ``n = 0..L``).
+Output: a real number per sample, shape ``(batch,)``; the predicted winding number is its nearest
+integer. Hidden layers use ReLU, the output is linear; weights are Xavier-normal, biases zero
+(paper supplement).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["WindingMLP", "WindingCNN", "LinearWinding", "init_xavier_zero_bias"]
+
+
+def init_xavier_zero_bias(module: nn.Module) -> None:
+    """Xavier-normal weights and zero biases for every Linear/Conv layer of ``module`` (in place)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            nn.init.xavier_normal_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class WindingMLP(nn.Module):
+    """The paper's fully connected network: hidden layers 40, 32, 2 and a linear output.
+
+    With ``L = 32`` it has 66·40+40 + 40·32+32 + 32·2+2 + 2+1 = 4061 parameters.
+    """
+
+    def __init__(self, L: int = 32, hidden: tuple[int, ...] = (40, 32, 2)):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = 2 * (L + 1)
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.layers = nn.Sequential(*layers)
+        self.L = L
+        init_xavier_zero_bias(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
+        return self.layers(x).squeeze(-1)
+
+
+class WindingCNN(nn.Module):
+    """The paper's convolutional network (Fig. 1, Eqs. 9-13).
+
+    * 40 kernels of size 2×2 over neighbouring k points (Eq. 9) → ReLU → ``B_i(n)``, ``n = 1..L``;
+    * one 1×1 kernel mixing the 40 channels (Eq. 10) → ReLU → ``D(n)``;
+    * dense layer of 2 neurons over the L values ``D(n)`` (Eqs. 11-12) → ReLU;
+    * linear output (Eq. 13).
+
+    The 2×2 convolution over the (L+1)×2 input is applied as one ``Linear(4, 40)`` on the L sliding
+    windows ``(h̃_x(n−1), h̃_y(n−1), h̃_x(n), h̃_y(n))`` (identical to ``Conv2d(1, 40, (2, 2))``, weight
+    ``A^i`` of Eq. 9 flattened row-major, and 1.7× faster on CPU); the 1×1 convolution likewise is a
+    ``Linear(40, 1)`` applied at every n. With ``L = 32``: 200 + 41 + 66 + 3 = 310 parameters.
+    """
+
+    def __init__(self, L: int = 32, kernels: int = 40, dense: int = 2):
+        super().__init__()
+        self.conv = nn.Linear(4, kernels)
+        self.mix = nn.Linear(kernels, 1)
+        self.dense = nn.Linear(L, dense)
+        self.out = nn.Linear(dense, 1)
+        self.L = L
+        init_xavier_zero_bias(self)
+
+    def local_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``D(n)`` of Eq. 10 (after ReLU), shape ``(B, L)``: the network's local winding ``Δθ(n)``."""
+        windows = torch.cat([x[:, :-1], x[:, 1:]], dim=-1)  # (B, L, 4)
+        return torch.relu(self.mix(torch.relu(self.conv(windows)))).squeeze(-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
+        d = self.local_features(x)
+        return self.out(torch.relu(self.dense(d))).squeeze(-1)
+
+
+class LinearWinding(nn.Module):
+    """No hidden layer, no activation: linear regression on the (L+1)×2 input (the SSH shortcut)."""
+
+    def __init__(self, L: int = 32):
+        super().__init__()
+        self.linear = nn.Linear(2 * (L + 1), 1)
+        self.L = L
+        init_xavier_zero_bias(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1)).squeeze(-1)
