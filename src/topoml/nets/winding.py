@@ -57,10 +57,15 @@ class WindingCNN(nn.Module):
     windows ``(h̃_x(n−1), h̃_y(n−1), h̃_x(n), h̃_y(n))`` (identical to ``Conv2d(1, 40, (2, 2))``, weight
     ``A^i`` of Eq. 9 flattened row-major, and 1.7× faster on CPU); the 1×1 convolution likewise is a
     ``Linear(40, 1)`` applied at every n. With ``L = 32``: 200 + 41 + 66 + 3 = 310 parameters.
+
+    ``dense_activation=False`` drops the ReLU of the dense layer (an ablation, same parameter count): the
+    sum over ``D(n)`` then extrapolates linearly to winding numbers outside the training range, which the
+    paper's network does only when its dense ReLUs happen not to cut inside the range of interest.
     """
 
-    def __init__(self, L: int = 32, kernels: int = 40, dense: int = 2):
+    def __init__(self, L: int = 32, kernels: int = 40, dense: int = 2, dense_activation: bool = True):
         super().__init__()
+        self.dense_activation = dense_activation
         self.conv = nn.Linear(4, kernels)
         self.mix = nn.Linear(kernels, 1)
         self.dense = nn.Linear(L, dense)
@@ -74,8 +79,8 @@ class WindingCNN(nn.Module):
         return torch.relu(self.mix(torch.relu(self.conv(windows)))).squeeze(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
-        d = self.local_features(x)
-        return self.out(torch.relu(self.dense(d))).squeeze(-1)
+        f = self.dense(self.local_features(x))
+        return self.out(torch.relu(f) if self.dense_activation else f).squeeze(-1)
 
 
 class LinearWinding(nn.Module):
