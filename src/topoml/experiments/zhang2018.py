@@ -259,12 +259,15 @@ def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict
     ax2.plot(bb.dphi, bb.D.mean(0), "-", label="D(1), mean over φ")
     ax2.fill_between(bb.dphi, bb.D.min(0), bb.D.max(0), alpha=0.3, label="min-max over φ")
     ax2.plot(bb.dphi, bb.slope * step + bb.offset, "k--", label=f"fit {bb.slope:.3f}·Δθ + {bb.offset:.3f} (Eq. 15)")
+    for edge in (-bb.fit_range, bb.fit_range):
+        ax2.axvline(edge, color="grey", lw=0.8, ls=":")
     ax2.set_xlabel("Δφ")
     ax2.set_ylabel("D(1)")
     ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3)
     figures["black_box"] = rundir.savefig(fig, "black_box")
-    black_box = {"slope": bb.slope, "offset": bb.offset, "r2": bb.r2, "phi_dependence": bb.phi_dependence}
+    black_box = {"slope": bb.slope, "offset": bb.offset, "r2": bb.r2, "phi_dependence": bb.phi_dependence,
+                 "fit_range": bb.fit_range}
 
     lams = [max(v, 1e-6) for v in cfg.l2_values]
     series = {}
@@ -358,7 +361,8 @@ def _report(cfg, summary, table1, c2, data_info, figures) -> str:
               f"![linear weights]({figures['ssh_linear_weights']})", ""]
     bb = summary["black_box"]
     lines += ["## Opening the black box (Fig. 3)", "",
-              f"D(n=1) of the seed-0 CNN on the probe input of Eq. 14. Fit D ≈ a·Δθ + b with Δθ = wrap(Δφ): "
+              f"D(n=1) of the seed-0 CNN on the probe input of Eq. 14. Fit D ≈ a·Δθ + b with Δθ = wrap(Δφ), over "
+              f"the steps present in the training data (|Δθ| ≤ {bb['fit_range']:.2f}, dotted lines): "
               f"a = {bb['slope']:.4f}, b = {bb['offset']:.4f}, R² = {bb['r2']:.3f}; "
               f"φ-dependence (RMS over φ / std of D) = {bb['phi_dependence']:.3f} "
               "(Eq. 15: D independent of φ and linear in the local phase step).", "",
