@@ -3,3 +3,15 @@
 from topoml.invariants.winding import winding_diagnostics, winding_number
 
 __all__ = ["winding_number", "winding_diagnostics"]
+from topoml.invariants.bott import BottResult, bott_index, bott_index_hamiltonian, bott_phase_diagram
+from topoml.invariants.chern import chern_number, clean_chern_number, fhs_chern_number
+
+__all__ += [
+    "BottResult",
+    "bott_index",
+    "bott_index_hamiltonian",
+    "bott_phase_diagram",
+    "chern_number",
+    "clean_chern_number",
+    "fhs_chern_number",
+]

@@ -1,0 +1,792 @@
+"""Generate Bott-labelled datasets of disordered p+ip lattices (margalit2022), sharded and resumable.
+
+A dataset is defined by a :class:`GenerateConfig` (usually a TOML file, see
+``topoml/experiments/configs/margalit2022_data_example.toml``)::
+
+    name = "margalit2022-4x4-train"
+    seed = 20220501
+    n_samples = 1_000_000
+    shard_size = 10_000
+
+    [sampling]                      # topoml.data.sampling.SamplingSpec
+    lattice_size = 4
+    averages = "boundary_biased"    # or "uniform" (test sets)
+
+    [run]                           # how to run it (does not change the data)
+    out_dir = "data/margalit2022-4x4-train"
+    workers = 2
+    engine = "process"              # or "dask", or "serial"
+
+The samples are split into ``ceil(n_samples / shard_size)`` shards; shard ``k`` draws its lattices from
+``np.random.SeedSequence(seed).spawn(n_shards)[k]`` (:func:`topoml.data.sampling.sample_lattices`),
+rounds them to float32 (the stored precision, so labels belong to the stored inputs exactly) and labels
+them with :func:`topoml.invariants.bott.bott_index`. A shard is a pure function of (config, k), so the
+dataset is identical for any number of workers and either engine.
+
+Execution: a process pool (``engine="process"``, one BLAS thread per worker, set in the workers'
+environment before numpy loads), or Dask distributed (``engine="dask"``: a ``LocalCluster`` of
+single-threaded worker processes, or an existing scheduler at ``scheduler_address`` whose workers share
+the output filesystem). ``engine="serial"`` runs the shards one after the other in the calling process,
+with the caller's BLAS threading (for debugging, or inside a job that already owns one core; start Python
+with ``OPENBLAS_NUM_THREADS=1``: multi-threaded BLAS makes the small eigensolves many times slower).
+
+Resuming: each shard file is written atomically (:mod:`topoml.data.store`), so after an interruption
+(Ctrl-C, SIGKILL, a crash) the folder holds only complete shards plus hidden temporaries. Running
+:func:`generate_dataset` again with the same config and folder keeps the finished shards (checked, not
+recomputed), removes the temporaries, computes the rest and writes the final manifest; the result is
+identical to an uninterrupted run. A folder holding a different dataset is refused; a finished dataset
+is left untouched. On Ctrl-C (or a worker's error) the process engine stops at once: queued shards are
+cancelled, running ones are abandoned, finished ones are kept.
+
+Progress: a tqdm bar (samples, samples/s) updated after every label batch (process and serial engines)
+or every shard (Dask). The returned :class:`GenerationSummary` (a dict that prints as a report) and the
+manifest hold the label histogram and gap statistics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import queue as _queue
+import signal
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import h5py
+import numpy as np
+from pydantic import Field, ValidationError, model_validator
+
+from topoml.data import store
+from topoml.data.sampling import SamplingSpec, _Strict, sample_lattices, validation_message
+from topoml.errors import ConfigError, DatasetError
+from topoml.invariants.bott import bott_index
+from topoml.provenance import environment_info
+
+__all__ = [
+    "GenerateConfig",
+    "GenerationSummary",
+    "RunOptions",
+    "THREAD_ENV",
+    "format_summary",
+    "generate_dataset",
+    "load_config",
+    "packaged_config",
+    "summarize_dataset",
+]
+
+#: Environment set in every worker process so that BLAS/OpenMP use one thread (see DESIGN.md).
+THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+#: Upper bound on BdG matrix memory per label batch (complex128 entries): keeps 16x16 batches small.
+_BATCH_BYTES = 1 << 23
+_MAX_BATCH = 1024
+_LOCK_NAME = ".generate.lock"
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+class RunOptions(_Strict):
+    """How to run a generation (does not change the data).
+
+    Attributes
+    ----------
+    out_dir : str, optional
+        Output folder (relative paths are relative to the working directory).
+    workers : int >= 1, optional
+        Worker processes; default: the CPUs available to this process, at most the number of shards.
+    engine : {"process", "dask", "serial"}, default "process"
+    scheduler_address : str, optional
+        Address of a running Dask scheduler (``engine="dask"`` only).
+    progress : bool, default True
+        Show a tqdm progress bar (on stderr).
+    """
+
+    out_dir: str | None = None
+    workers: int | None = Field(None, ge=1)
+    engine: Literal["process", "dask", "serial"] = "process"
+    scheduler_address: str | None = None
+    progress: bool = True
+
+
+class GenerateConfig(_Strict):
+    """A dataset definition (everything but ``run`` determines the data).
+
+    Attributes
+    ----------
+    name : str
+        Label recorded in the files and shown by the progress bar.
+    seed : int >= 0
+        Root seed; shard ``k`` uses ``np.random.SeedSequence(seed).spawn(n_shards)[k]``.
+    n_samples : int >= 1
+    shard_size : int >= 1, default 10000
+        Samples per shard (the last shard may be smaller). Part of the definition: another shard size
+        gives another (equally valid) dataset.
+    sampling : SamplingSpec
+        What to sample (:mod:`topoml.data.sampling`).
+    run : RunOptions
+        Execution defaults, overridable by :func:`generate_dataset` arguments and the CLI.
+    """
+
+    name: str = "dataset"
+    seed: int = Field(ge=0)
+    n_samples: int = Field(ge=1)
+    shard_size: int = Field(10_000, ge=1)
+    sampling: SamplingSpec
+    run: RunOptions = RunOptions()
+
+    @model_validator(mode="after")
+    def _sane_shards(self) -> GenerateConfig:
+        if self.n_shards > 99_999:
+            raise ValueError(f"{self.n_shards} shards is too many (max 99999); increase shard_size")
+        return self
+
+    @property
+    def n_shards(self) -> int:
+        """``ceil(n_samples / shard_size)``."""
+        return math.ceil(self.n_samples / self.shard_size)
+
+    def shard_sizes(self) -> list[int]:
+        """Samples in each shard: ``shard_size`` each, the remainder in the last one."""
+        k, s = self.n_shards, self.shard_size
+        return [s] * (k - 1) + [self.n_samples - s * (k - 1)]
+
+    def definition(self) -> dict:
+        """The data-defining part of the config (no ``run``), JSON-serializable."""
+        return self.model_dump(mode="json", exclude={"run"})
+
+    def definition_sha256(self) -> str:
+        """SHA-256 of the canonical JSON of :meth:`definition` (identifies the dataset)."""
+        import hashlib
+
+        return hashlib.sha256(json.dumps(self.definition(), sort_keys=True).encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: Mapping, source: str | None = None) -> GenerateConfig:
+        """Validate a plain mapping; raises :class:`~topoml.errors.ConfigError` naming the bad key.
+
+        Parameters
+        ----------
+        data : mapping
+            The config as nested tables (``sampling``, ``sampling.disorder``, ``run``).
+        source : str, optional
+            Where it came from (a file name), for the error message.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config must be a table/mapping, got {type(data).__name__}")
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as err:
+            raise ConfigError(validation_message(err, source=source)) from None
+
+
+def packaged_config(name: str) -> Path | None:
+    """Path of a config shipped in ``topoml/experiments/configs`` (``"margalit2022_data_quick"``), or None."""
+    stem = name[:-5] if name.endswith(".toml") else name
+    if not stem or "/" in stem or os.sep in stem:
+        return None
+    path = Path(__file__).resolve().parent.parent / "experiments" / "configs" / f"{stem}.toml"
+    return path if path.is_file() else None
+
+
+def load_config(path: str | os.PathLike) -> GenerateConfig:
+    """Read and validate a generation config from a TOML file.
+
+    Parameters
+    ----------
+    path : path-like
+        A TOML file, or the name of a packaged config (``"margalit2022_data_quick"``).
+
+    Returns
+    -------
+    GenerateConfig
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not valid TOML, a key is unknown (the message names it), a value is
+        invalid (negative widths, ``low > high`` ranges, ...), or a required key is missing.
+    """
+    p = Path(path)
+    if not p.is_file():
+        alt = packaged_config(str(path))
+        if alt is None:
+            raise ConfigError(f"config file {path} not found (give a TOML file or a packaged config name)")
+        p = alt
+    try:
+        with open(p, "rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: invalid TOML ({err})") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config {p}: {err.strerror or err}") from None
+    return GenerateConfig.from_dict(data, source=str(p))
+
+
+def _as_config(config: GenerateConfig | Mapping | str | os.PathLike) -> GenerateConfig:
+    if isinstance(config, GenerateConfig):
+        return config
+    if isinstance(config, Mapping):
+        return GenerateConfig.from_dict(config)
+    if isinstance(config, (str, os.PathLike)):
+        return load_config(config)
+    raise ConfigError(f"config must be a GenerateConfig, a mapping or a TOML path, got {type(config).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------- workers
+
+
+@dataclass(frozen=True)
+class _ShardTask:
+    index: int
+    n_shards: int
+    n_samples: int
+    seed: int
+    seed_seq: np.random.SeedSequence
+    definition: dict
+    definition_sha256: str
+    out_dir: str
+
+
+_progress_queue: Any = None  # set in pool workers by _init_worker
+
+
+def _set_thread_env() -> None:
+    for key, value in THREAD_ENV.items():
+        os.environ[key] = value
+
+
+def _init_worker(progress_queue: Any = None) -> None:
+    """Process-pool initializer: one BLAS thread, progress reporting, Ctrl-C left to the parent."""
+    global _progress_queue
+    _set_thread_env()
+    _progress_queue = progress_queue
+    # a terminal's Ctrl-C reaches the whole process group: the parent decides what to stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _single_thread_env() -> Iterator[None]:
+    """Set :data:`THREAD_ENV` while worker processes are spawned (they inherit it before numpy loads)."""
+    saved = {k: os.environ.get(k) for k in THREAD_ENV}
+    _set_thread_env()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _batch_size(lattice_size: int) -> int:
+    dim = 2 * lattice_size * lattice_size
+    return int(max(1, min(_MAX_BATCH, _BATCH_BYTES // (16 * dim * dim))))
+
+
+def _label(x: np.ndarray, report: Callable[[int], None] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bott index of each lattice, in memory-bounded batches (progress reported after each)."""
+    n = x.shape[0]
+    raw = np.empty(n, dtype=np.float64)
+    label = np.empty(n, dtype=np.int64)
+    gap = np.empty(n, dtype=np.float64)
+    step = _batch_size(x.shape[1])
+    for a in range(0, n, step):
+        b = min(n, a + step)
+        res = bott_index(x[a:b])
+        raw[a:b], label[a:b], gap[a:b] = res.raw, res.label, res.gap
+        if report is not None:
+            report(b - a)
+    return raw, label, gap
+
+
+def _generate_shard(task: _ShardTask, report: Callable[[int], None] | None = None) -> dict:
+    """Sample, label and write one shard (runs in a worker). Returns its :class:`ShardInfo` as a dict."""
+    if report is None and _progress_queue is not None:
+        q = _progress_queue
+
+        def report(k: int) -> None:
+            q.put(k)
+
+    t0 = time.perf_counter()
+    spec = SamplingSpec.model_validate(task.definition["sampling"])
+    rng = np.random.default_rng(task.seed_seq)
+    x, averages = sample_lattices(task.n_samples, spec, rng, return_averages=True)
+    x32 = x.astype(np.float32)
+    raw, label, gap = _label(x32.astype(np.float64), report)
+    path = Path(task.out_dir) / store.shard_filename(task.index, task.n_shards)
+    info = store.write_shard(
+        path,
+        inputs=x32,
+        labels=label,
+        raw_bott=raw,
+        gaps=gap,
+        averages=averages,
+        seed=task.seed,
+        config=task.definition,
+        attrs={
+            "shard_index": task.index,
+            "n_shards": task.n_shards,
+            "spawn_key": list(task.seed_seq.spawn_key),
+            "config_sha256": task.definition_sha256,
+            "label_function": "topoml.invariants.bott.bott_index",
+        },
+    )
+    out = info.to_dict()
+    out.update(index=task.index, seconds=time.perf_counter() - t0)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- summary
+
+
+class GenerationSummary(dict):
+    """The result of :func:`generate_dataset`: a plain ``dict`` that prints as a readable report.
+
+    Keys: ``name``, ``out_dir``, ``n_samples``, ``lattice_size``, ``n_shards``, ``shards_computed``,
+    ``shards_reused``, ``samples_computed``, ``wall_seconds``, ``work_seconds`` (the shard computation
+    alone), ``samples_per_second`` (computed samples per wall second), ``engine``, ``workers``, ``label_counts`` (``{label: count}``), ``gap`` (min,
+    1 %, 5 %, median, mean, max), ``raw_bott`` (largest ``|raw − label|``, count above 0.1),
+    ``content_sha256``.
+    """
+
+    def __str__(self) -> str:
+        return format_summary(self)
+
+
+def _label_stats(labels: np.ndarray, raw: np.ndarray, gaps: np.ndarray) -> dict:
+    values, counts = np.unique(labels, return_counts=True)
+    dev = np.abs(raw - labels)
+    if gaps.size:
+        q = np.quantile(gaps, [0.0, 0.01, 0.05, 0.5, 1.0])
+        mean = float(gaps.mean())
+    else:
+        q, mean = np.full(5, np.nan), float("nan")
+    return {
+        "label_counts": {int(v): int(c) for v, c in zip(values, counts)},
+        "gap": {"min": float(q[0]), "p01": float(q[1]), "p05": float(q[2]), "median": float(q[3]),
+                "mean": mean, "max": float(q[4])},
+        "raw_bott": {"max_abs_deviation": float(dev.max()) if dev.size else 0.0,
+                     "n_deviation_above_0.1": int((dev > 0.1).sum())},
+    }
+
+
+def summarize_dataset(path: str | os.PathLike) -> dict:
+    """Label histogram and gap/raw statistics of a stored dataset (reads labels, raw values, gaps).
+
+    Parameters
+    ----------
+    path : path-like
+        Dataset folder (see :func:`topoml.data.store.open_dataset`).
+
+    Returns
+    -------
+    dict
+        ``n_samples``, ``lattice_size``, ``label_counts`` (``{label: count}``, sorted), ``gap``
+        statistics (``min``, ``p01``, ``p05``, ``median``, ``mean``, ``max``; units of ``t₊``),
+        ``raw_bott`` (``max_abs_deviation`` = max ``|raw − label|``, ``n_deviation_above_0.1``),
+        ``content_sha256``.
+
+    Raises
+    ------
+    DatasetError
+        The dataset cannot be opened or read.
+    """
+    with store.open_dataset(path) as ds:
+        stats = _label_stats(np.asarray(ds.labels), np.asarray(ds.raw_bott), np.asarray(ds.gaps))
+        return {"n_samples": len(ds), "lattice_size": ds.lattice_size, **stats,
+                "content_sha256": ds.content_sha256}
+
+
+def format_summary(summary: Mapping) -> str:
+    """Human-readable multi-line report of a :class:`GenerationSummary` (label histogram, gaps, speed)."""
+    n = summary.get("n_samples", 0)
+    size = summary.get("lattice_size", "?")
+    lines = [
+        f"dataset {summary.get('name', '')!s}: {n} samples of {size}x{size} lattices in "
+        f"{summary.get('n_shards', '?')} shards -> {summary.get('out_dir', '')}",
+        f"  computed {summary.get('shards_computed', 0)} shards ({summary.get('samples_computed', 0)} samples), "
+        f"reused {summary.get('shards_reused', 0)}; {summary.get('wall_seconds', 0.0):.1f} s, "
+        f"{summary.get('samples_per_second', 0.0):,.0f} samples/s "
+        f"({summary.get('engine', '?')}, {summary.get('workers', '?')} workers)",
+        "  label   count   fraction",
+    ]
+    counts = summary.get("label_counts", {})
+    for label, c in sorted(counts.items(), key=lambda kv: int(kv[0])):
+        frac = c / n if n else 0.0
+        lines.append(f"  {int(label):+5d} {c:8d}   {frac:7.2%}  {'#' * int(round(40 * frac))}")
+    g = summary.get("gap", {})
+    if g:
+        lines.append(
+            "  gap: min {min:.3g}, 1% {p01:.3g}, 5% {p05:.3g}, median {median:.3g}, mean {mean:.3g}, "
+            "max {max:.3g} (units of t+)".format(**g)
+        )
+    r = summary.get("raw_bott", {})
+    if r:
+        lines.append(
+            f"  raw Bott: max |raw - label| = {r['max_abs_deviation']:.3g}, "
+            f"{r['n_deviation_above_0.1']} samples further than 0.1 from an integer"
+        )
+    if summary.get("content_sha256"):
+        lines.append(f"  content sha256 {summary['content_sha256'][:16]}...")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+
+def _prepare_out_dir(out: Path) -> None:
+    """Create ``out`` and prove it writable (a real file write), before any work."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise DatasetError(
+            f"output folder {out} is not writable ({err.strerror or err}); choose another --out"
+        ) from None
+
+
+@contextlib.contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold an advisory lock on ``out`` (released automatically if the process dies)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX: no locking
+        yield
+        return
+    fd = os.open(out / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise DatasetError(f"another generate run is writing to {out}; wait for it or use another --out") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _existing_manifest(out: Path) -> dict | None:
+    """The generation manifest already in ``out`` (None if there is none)."""
+    path = out / store.MANIFEST_NAME
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+        str(manifest["config_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DatasetError(
+            f"{path} is corrupt or not a topoml generation manifest; delete it or choose another --out"
+        ) from None
+    return manifest
+
+
+def _plan(cfg: GenerateConfig, out: Path, sha: str) -> list[_ShardTask]:
+    """One task per shard; shard ``k`` is seeded by ``SeedSequence(seed).spawn(n_shards)[k]``."""
+    seeds = np.random.SeedSequence(cfg.seed).spawn(cfg.n_shards)
+    definition = cfg.definition()
+    return [
+        _ShardTask(index=k, n_shards=cfg.n_shards, n_samples=n, seed=cfg.seed, seed_seq=seeds[k],
+                   definition=definition, definition_sha256=sha, out_dir=str(out))
+        for k, n in enumerate(cfg.shard_sizes())
+    ]
+
+
+def _collect(cfg: GenerateConfig, out: Path, tasks: list[_ShardTask]) -> tuple[list[dict], dict]:
+    """Check every finished shard; return the manifest's shard list and the label/gap statistics."""
+    shards, cols = [], {"labels": [], "raw_bott": [], "gaps": []}
+    for t in tasks:
+        path = out / store.shard_filename(t.index, t.n_shards)
+        info, _ = store.read_shard_info(path, lattice_size=cfg.sampling.lattice_size)
+        shards.append(info.to_dict())
+        try:
+            with h5py.File(path, "r") as f:
+                for name, parts in cols.items():
+                    parts.append(f[name][()])
+        except OSError as err:
+            raise DatasetError(f"shard {path} is corrupt: cannot read its labels ({err})") from None
+    stats = _label_stats(*(np.concatenate(cols[k]) for k in ("labels", "raw_bott", "gaps")))
+    return shards, stats
+
+
+def _shard_ok(path: Path, task: _ShardTask) -> bool:
+    """Is ``path`` a complete shard of this dataset? (A shard of another dataset is an error.)"""
+    if not path.exists():
+        return False
+    try:
+        info, attrs = store.read_shard_info(path)
+    except DatasetError:
+        return False
+    if attrs.get("config_sha256") != task.definition_sha256:
+        raise DatasetError(
+            f"{path} belongs to another dataset (different config); delete it or choose another --out"
+        )
+    return info.n_samples == task.n_samples and attrs.get("shard_index") == task.index
+
+
+def _manifest(cfg: GenerateConfig, environment: dict, *, complete: bool, shards_done: int,
+              shards: list[dict] | None = None, summary: Mapping | None = None) -> dict:
+    m = {
+        "format": store.FORMAT,
+        "schema_version": store.SCHEMA_VERSION,
+        "complete": complete,
+        "name": cfg.name,
+        "n_samples": cfg.n_samples,
+        "lattice_size": cfg.sampling.lattice_size,
+        "seed": cfg.seed,
+        "n_shards": cfg.n_shards,
+        "shards_done": shards_done,
+        "config": cfg.definition(),
+        "config_sha256": cfg.definition_sha256(),
+        "label_function": "topoml.invariants.bott.bott_index",
+        "environment": environment,
+    }
+    if shards is not None:
+        m["shards"] = shards
+        m["content_sha256"] = store.dataset_digest([s["content_sha256"] for s in shards])
+    if summary is not None:
+        m["summary"] = {k: summary[k] for k in ("label_counts", "gap", "raw_bott") if k in summary}
+    return m
+
+
+def _progress_bar(total: int, initial: int, name: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=name, unit="samples", unit_scale=True,
+                disable=not enabled, smoothing=0.1, dynamic_ncols=True)
+
+
+def _run_inline(tasks: list[_ShardTask], bar) -> None:
+    for t in tasks:
+        _generate_shard(t, report=bar.update)
+
+
+@contextlib.contextmanager
+def _process_pool(workers: int, progress_queue: Any = None) -> Iterator[ProcessPoolExecutor]:
+    """A spawn-context process pool whose workers start with :data:`THREAD_ENV` in their environment."""
+    ctx = multiprocessing.get_context("spawn")
+    with _single_thread_env():
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(progress_queue,))
+        try:
+            yield ex
+        except BaseException:
+            # error or Ctrl-C: stop now; shards in flight are lost (their temporaries are removed on resume)
+            _terminate_workers(ex)
+            ex.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            ex.shutdown(wait=True)
+
+
+def _terminate_workers(ex: ProcessPoolExecutor) -> None:
+    if hasattr(ex, "terminate_workers"):  # Python >= 3.14
+        ex.terminate_workers()
+        return
+    procs = list((getattr(ex, "_processes", None) or {}).values())  # earlier versions (before shutdown)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(timeout=10)
+
+
+def _run_processes(tasks: list[_ShardTask], workers: int, bar) -> None:
+    progress = multiprocessing.get_context("spawn").Queue()
+
+    def drain() -> None:
+        while True:
+            try:
+                bar.update(progress.get_nowait())
+            except _queue.Empty:
+                return
+
+    try:
+        with _process_pool(workers, progress) as ex:
+            pending = {ex.submit(_generate_shard, t) for t in tasks}
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                drain()
+                for fut in done:
+                    fut.result()  # re-raise a worker's error here
+        drain()
+    finally:
+        progress.close()
+
+
+def _run_dask(tasks: list[_ShardTask], workers: int, scheduler_address: str | None, bar) -> None:
+    try:
+        import logging
+
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ConfigError("engine 'dask' needs dask[distributed]: pip install 'topoml[dask]'") from None
+    cluster = None
+    try:
+        if scheduler_address:
+            try:
+                client = Client(scheduler_address, timeout="10s")
+            except (OSError, TimeoutError) as err:
+                raise ConfigError(f"cannot reach the Dask scheduler at {scheduler_address}: {err}") from None
+        else:
+            with _single_thread_env():  # LocalCluster workers inherit it (dask also sets it by default)
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+        try:
+            futures = [client.submit(_generate_shard, t, pure=False, key=f"topoml-shard-{t.index}-{os.getpid()}")
+                       for t in tasks]
+            for fut in as_completed(futures):
+                res = fut.result()
+                bar.update(res["n_samples"])
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _default_workers(n_shards: int) -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, n_shards))
+
+
+def generate_dataset(
+    config: GenerateConfig | Mapping | str | os.PathLike,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    workers: int | None = None,
+    engine: Literal["process", "dask", "serial"] | None = None,
+    scheduler_address: str | None = None,
+    progress: bool | None = None,
+) -> GenerationSummary:
+    """Generate (or finish) a sharded, Bott-labelled HDF5 dataset.
+
+    Parameters
+    ----------
+    config : GenerateConfig, mapping or path-like
+        The dataset definition (a TOML path or packaged config name is read with :func:`load_config`).
+    out_dir : path-like, optional
+        Output folder; default ``config.run.out_dir``. Created if needed. If it already holds this
+        dataset, finished shards are kept and only the missing ones are computed.
+    workers : int, optional
+        Worker processes (default ``config.run.workers``, else the available CPUs, at most the number of
+        shards; ignored by the serial engine).
+    engine : {"process", "dask", "serial"}, optional
+        Default ``config.run.engine``: a spawned process pool with one BLAS thread per worker, Dask
+        distributed, or the calling process.
+    scheduler_address : str, optional
+        A running Dask scheduler (``engine="dask"``); its workers must see ``out_dir``.
+    progress : bool, optional
+        tqdm progress bar (samples/s) on stderr; default ``config.run.progress``.
+
+    Returns
+    -------
+    GenerationSummary
+        A dict (see :class:`GenerationSummary`); ``print(summary)`` gives a readable report. The same
+        statistics are stored in the manifest.
+
+    Raises
+    ------
+    ConfigError
+        Invalid config or options (unknown engine, ``workers < 1``, no output folder, unreachable
+        scheduler).
+    DatasetError
+        The output folder is not writable (raised before any work), holds a different dataset, or
+        another run is writing to it.
+    TopomlError
+        Whatever the label function raises for a sample (finished shards are kept; rerun to resume).
+    """
+    cfg = _as_config(config)
+    run = cfg.run
+    out_dir = out_dir if out_dir is not None else run.out_dir
+    if out_dir is None:
+        raise ConfigError("no output folder: pass out_dir (--out) or set run.out_dir in the config")
+    engine = engine or run.engine
+    if engine not in ("process", "dask", "serial"):
+        raise ConfigError(f"unknown engine {engine!r}; use 'process', 'dask' or 'serial'")
+    scheduler_address = scheduler_address or run.scheduler_address
+    if scheduler_address and engine != "dask":
+        raise ConfigError("a scheduler address needs engine='dask'")
+    workers = workers if workers is not None else run.workers
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
+    workers = workers or _default_workers(cfg.n_shards)
+    progress = run.progress if progress is None else bool(progress)
+
+    out = Path(out_dir)
+    _prepare_out_dir(out)
+    t_start = time.perf_counter()
+    with _exclusive(out):
+        sha = cfg.definition_sha256()
+        existing = _existing_manifest(out)
+        if existing is not None and existing["config_sha256"] != sha:
+            raise DatasetError(
+                f"{out} already holds a different dataset (another config); choose another --out or delete it"
+            )
+        store.remove_stale_temporaries(out)
+        tasks = _plan(cfg, out, sha)
+        todo = [t for t in tasks if not _shard_ok(out / store.shard_filename(t.index, t.n_shards), t)]
+        reused = len(tasks) - len(todo)
+        environment = environment_info(cfg.seed)
+        if todo:
+            for t in todo:  # corrupt or truncated leftovers are recomputed
+                (out / store.shard_filename(t.index, t.n_shards)).unlink(missing_ok=True)
+            store.write_manifest(out, _manifest(cfg, environment, complete=False, shards_done=reused))
+
+        total_todo = sum(t.n_samples for t in todo)
+        bar = _progress_bar(cfg.n_samples, cfg.n_samples - total_todo, cfg.name, progress)
+        t_work = time.perf_counter()
+        try:
+            if not todo:
+                pass
+            elif engine == "dask":
+                _run_dask(todo, workers, scheduler_address, bar)
+            elif engine == "serial":
+                _run_inline(todo, bar)
+            else:
+                _run_processes(todo, min(workers, len(todo)), bar)
+        finally:
+            bar.close()
+        work_seconds = time.perf_counter() - t_work
+
+        shards, stats = _collect(cfg, out, tasks)
+        manifest = _manifest(cfg, environment, complete=True, shards_done=len(tasks), shards=shards,
+                             summary=stats)
+        unchanged = (not todo and existing is not None and existing.get("complete")
+                     and existing.get("content_sha256") == manifest["content_sha256"])
+        if not unchanged:  # a finished dataset's manifest is left as it was
+            store.write_manifest(out, manifest)
+        stats["content_sha256"] = manifest["content_sha256"]
+    wall = time.perf_counter() - t_start
+    summary = GenerationSummary(
+        name=cfg.name,
+        out_dir=str(out),
+        n_samples=cfg.n_samples,
+        lattice_size=cfg.sampling.lattice_size,
+        n_shards=cfg.n_shards,
+        shards_computed=len(todo),
+        shards_reused=reused,
+        samples_computed=total_todo,
+        wall_seconds=wall,
+        work_seconds=work_seconds,
+        samples_per_second=total_todo / wall if wall > 0 else 0.0,
+        engine=engine,
+        workers={"serial": 1, "dask": workers}.get(engine, min(workers, max(1, len(todo)))),
+        **{k: stats[k] for k in ("label_counts", "gap", "raw_bott", "content_sha256")},
+    )
+    return summary
+

@@ -1,0 +1,535 @@
+"""Bott index of the disordered p+ip superconductor (margalit2022 labels).
+
+Definition (Loring & Hastings, EPL 92, 67004 (2010); as used by Margalit et al., PRB 105, 205139 (2022),
+with the conventions of ``docs/conventions-margalit2022.md``): let ``P`` project onto the ``N²``
+lowest eigenstates of the BdG matrix ``H`` (:func:`topoml.hamiltonians.pip.bdg_hamiltonian`, ``E < 0``),
+``U = P e^{2πiX/N} P + (1 − P)`` and ``V = P e^{2πiY/N} P + (1 − P)``, with ``X`` the site coordinate
+along axis i and ``Y`` along axis j (particle and hole components of a site share its position). Then
+
+    Bott = +(1/2π) Im Σ_k log λ_k(V U V† U†)        (principal log, all eigenvalues)
+
+and the label is ``round(Bott)``. The compressions are used as they are (not re-unitarized).
+
+Sign convention
+---------------
+With this sign the clean lattice has ``Bott = C = ½[sgn(μ−2) + sgn(μ+2) − sgn(μ−2t₋) − sgn(μ+2t₋)]``
+(``+1`` at ``μ = −1, t₋ = 0.2``; :func:`topoml.invariants.chern.clean_chern_number`), which is minus the
+Fukui–Hatsugai–Suzuki Chern number of the negative-energy band. Exact symmetries (tested):
+
+* translating the disorder pattern (``np.roll`` over axes i, j) leaves the index unchanged;
+* transposing the lattice **and** negating t₋ (``x.transpose(1, 0, 2) * (1, −1, 1)``, so that every bond
+  keeps its hopping) leaves it unchanged: the pairing chirality (Δ on x bonds, iΔ on y bonds) is tied to
+  the axes, so this relabelling is a mirror image combined with complex conjugation, two sign flips;
+* exchanging the roles of X and Y for the *same* Hamiltonian (permuting the sites of the BdG matrix by
+  ``(i, j) → (j, i)``, :func:`bott_index_hamiltonian`) flips the sign, because
+  ``V U V† U† → U V U† V† = (V U V† U†)†``;
+* ``μ → −μ`` on every site flips the sign for even N (``H ≅ −H`` by a staggered gauge; the
+  occupied and empty spaces trade places); ``Δ → −Δ`` leaves it unchanged (gauge).
+
+Algorithm
+---------
+Everything works in the occupied subspace (``N²×N²`` instead of ``2N²×2N²``): with ``W`` the
+``2N²×N²`` matrix of occupied eigenvectors, ``U_occ = W† e^{2πiX/N} W`` (the position operator is
+diagonal, so this is one matrix product), and ``λ(V U V† U†)`` restricted to ``ran P`` are the
+eigenvalues of ``V_occ U_occ V_occ† U_occ†``; the other ``N²`` eigenvalues are exactly 1.
+
+The occupied eigenvectors come from the real antisymmetric Majorana form ``K`` (``Ω H Ω† = iK``,
+:func:`topoml.hamiltonians.pip.majorana_hamiltonian`), in real arithmetic: a Householder reduction
+``K = Q T Qᵀ`` (LAPACK ``dgehrd``/``dorghr``; the Hessenberg form of an antisymmetric matrix is
+antisymmetric tridiagonal), and ``S† (iT) S = J`` with ``S = diag(i^k)`` is the real symmetric
+tridiagonal matrix with zero diagonal and off-diagonal ``t_k = T_{k+1,k}``. The eigenvectors ``z`` of
+``J`` for its ``N²`` lowest eigenvalues give ``W = Q S z``. Small lattices (``N <=`` :data:`BATCH_MAX_N`)
+are processed in batches with numpy's stacked LAPACK calls, solving ``J`` as the SVD of the
+``N²×N²`` bidiagonal matrix it is made of (``J ≅ [[0, B], [Bᵀ, 0]]``, eigenvalues ``±σ``); larger ones
+one at a time with the divide-and-conquer tridiagonal solver (``dstevd``; MRRR fails to converge on
+some zero-diagonal matrices). This replaces the complex Hermitian ``2N²×2N²`` eigensolve at about half
+its cost. The last step is the ``N²×N²`` general eigenvalue problem (eigenvalues only, ``zgeev``),
+which dominates for small N.
+
+Gap
+---
+``gap`` is the smallest ``|E|`` over the ``2N²`` BdG eigenvalues, i.e. half the spectral gap around
+``E = 0`` (the spectrum is ``±`` symmetric), in units of ``t₊ = 1``. The projector, hence the label, is
+ill-defined where it vanishes; samples with a small ``gap`` (or a raw value far from an integer) sit at
+a gap closing and can be flagged or resampled.
+
+Threads
+-------
+The small dense eigenproblems are fastest with one BLAS thread per process and one process per core
+(``workers=``): the pool's worker processes are started with ``OPENBLAS_NUM_THREADS=1`` (and the
+OpenMP/MKL equivalents) in their environment; the calling process is left alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import NamedTuple
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.linalg import lapack
+
+from topoml.errors import GapClosedError, InputError, QuantizationError, ShapeError, SymmetryError
+from topoml.hamiltonians.pip import check_lattice, disordered_lattice, majorana_hamiltonian, site_positions
+
+__all__ = [
+    "BATCH_MAX_N",
+    "BottResult",
+    "bott_index",
+    "bott_index_hamiltonian",
+    "bott_phase_diagram",
+    "worker_pool",
+]
+
+#: Largest N processed with stacked (batched) LAPACK calls; larger lattices go one at a time.
+BATCH_MAX_N = 12
+#: Elements of the ``(batch, 2N², 2N²)`` work arrays per chunk (float64): about 16 MiB.
+_CHUNK_ELEMENTS = 1 << 21
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+class BottResult(NamedTuple):
+    """Bott index of one lattice (scalars) or of a batch (arrays of shape ``(n,)`` or grid shape).
+
+    Attributes
+    ----------
+    raw : ndarray of float64
+        ``(1/2π) Im Σ log λ(V U V† U†)``; an integer up to rounding unless the gap nearly closes.
+    label : ndarray of int64
+        ``round(raw)``, the label of the reference data.
+    gap : ndarray of float64
+        Smallest ``|E|`` of the BdG spectrum (half the gap around zero energy), units of ``t₊ = 1``.
+    """
+
+    raw: np.ndarray
+    label: np.ndarray
+    gap: np.ndarray
+
+
+# --------------------------------------------------------------------------------------------------
+# kernels
+
+
+def _phases(N: int) -> tuple[np.ndarray, np.ndarray]:
+    """``e^{2πiX/N}``, ``e^{2πiY/N}`` on the ``2N²`` (Majorana or Nambu) components."""
+    X, Y = site_positions(N)
+    px = np.exp(2j * np.pi * X / N)
+    py = np.exp(2j * np.pi * Y / N)
+    return np.concatenate([px, px]), np.concatenate([py, py])
+
+
+def _raw_from_states(W: np.ndarray, N: int) -> np.ndarray:
+    """Bott value from occupied states ``W`` of shape (..., 2N², N²), orthonormal columns."""
+    n = N * N
+    px, py = _phases(N)
+    Wh = np.conj(np.swapaxes(W, -1, -2))
+    UV = Wh @ np.concatenate([px[:, None] * W, py[:, None] * W], axis=-1)  # [U_occ | V_occ]
+    U, V = UV[..., :n], UV[..., n:]
+    M = (V @ U) @ np.conj(np.swapaxes(U @ V, -1, -2))  # V U V† U†
+    if M.ndim == 2:
+        lam = sla.eigvals(M, overwrite_a=True, check_finite=False)
+    else:
+        lam = np.linalg.eigvals(M)
+    return np.angle(lam).sum(axis=-1) / (2 * np.pi)
+
+
+def _states_from_tridiagonal(Q: np.ndarray, Ze: np.ndarray, Zo: np.ndarray) -> np.ndarray:
+    """``W = Q S z`` with ``S = diag(i^k)``.
+
+    ``Q`` (..., m, m) real orthogonal; ``Ze``, ``Zo`` (..., n, n) real: the even (``k = 2a``) and odd
+    (``k = 2a + 1``) rows of the occupied eigenvectors ``z`` of ``J``.
+    """
+    n = Ze.shape[-1]
+    sign = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)[:, None]  # i^{2a} = (−1)^a, i^{2a+1} = i (−1)^a
+    A = Q[..., :, 0::2] @ (sign * Ze)
+    B = Q[..., :, 1::2] @ (sign * Zo)
+    return A + 1j * B
+
+
+def _householder(Kt: np.ndarray, lwork: int) -> np.ndarray:
+    """Reduce ``−K`` (passed as the F-ordered view ``Kᵀ``) in place; return ``t`` of ``K = Q T Qᵀ``.
+
+    On return the buffer holds ``Q`` (as an F-ordered matrix, i.e. ``Qᵀ`` in the C-ordered parent).
+    """
+    hq, tau, info = lapack.dgehrd(Kt, lwork=lwork, overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"LAPACK dgehrd failed with info = {info}")
+    t = -np.diagonal(hq, -1).copy()  # Hessenberg of −K has subdiagonal −t
+    q, info = lapack.dorghr(hq, tau, lwork=lwork, overwrite_a=1)
+    if info != 0:  # pragma: no cover
+        raise RuntimeError(f"LAPACK dorghr failed with info = {info}")
+    if not np.may_share_memory(q, Kt):  # pragma: no cover - f2py copied: write back
+        Kt[...] = q
+    return t
+
+
+def _lwork(m: int) -> int:
+    a = int(lapack.dgehrd_lwork(m)[0])
+    b = int(lapack.dorghr_lwork(m)[0])
+    return max(a, b, m)
+
+
+def _bott_batch(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw Bott values and gaps of a batch (b, N, N, 3) of small lattices (stacked LAPACK).
+
+    ``J`` (zero diagonal, off-diagonal ``t``) is, with even indices first, ``[[0, B], [Bᵀ, 0]]`` with
+    ``B`` lower bidiagonal (``B[a, a] = t_{2a}``, ``B[a, a−1] = t_{2a−1}``). With ``B = U Σ Vᵀ`` the
+    eigenvalues are ``±σ`` and the occupied (``−σ``) eigenvectors are ``(U; −V)/√2``.
+    """
+    b, N = x.shape[0], x.shape[1]
+    n = N * N
+    m = 2 * n
+    K = majorana_hamiltonian(x)  # (b, m, m), C order
+    lwork = _lwork(m)
+    t = np.empty((b, m - 1))
+    for s in range(b):
+        t[s] = _householder(K[s].T, lwork)  # K[s] now holds Q_sᵀ
+    Bd = np.zeros((b, n, n))
+    a = np.arange(n)
+    Bd[:, a, a] = t[:, 0::2]
+    Bd[:, a[1:], a[:-1]] = t[:, 1::2]
+    U, sigma, Vh = np.linalg.svd(Bd)
+    r = 1.0 / np.sqrt(2.0)
+    W = _states_from_tridiagonal(np.swapaxes(K, -1, -2), r * U, -r * np.swapaxes(Vh, -1, -2))
+    return _raw_from_states(W, N), sigma[:, -1]
+
+
+def _bott_single(x: np.ndarray) -> tuple[float, float]:
+    """Raw Bott value and gap of one lattice (N, N, 3): LAPACK one matrix at a time.
+
+    The tridiagonal eigenproblem uses divide and conquer (``dstevd``); MRRR (``dstemr``) fails to
+    converge on some zero-diagonal matrices.
+    """
+    N = x.shape[0]
+    n = N * N
+    m = 2 * n
+    K = majorana_hamiltonian(x)
+    t = _householder(K.T, _lwork(m))
+    E, Z, info = lapack.dstevd(np.zeros(m), t, compute_v=1, overwrite_d=1, overwrite_e=1)
+    if info != 0:  # pragma: no cover
+        raise RuntimeError(f"LAPACK dstevd failed with info = {info}")
+    W = _states_from_tridiagonal(K.T, Z[0::2, :n], Z[1::2, :n])
+    del K, Z
+    return float(_raw_from_states(W, N)), float(np.min(np.abs(E)))
+
+
+def _bott_chunk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw values and gaps of a validated batch (b, N, N, 3), any N (the process-pool task)."""
+    N = x.shape[1]
+    if x.shape[0] == 0:
+        return np.zeros(0), np.zeros(0)
+    if N <= BATCH_MAX_N:
+        return _bott_batch(x)
+    out = [_bott_single(xi) for xi in x]
+    return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+
+
+def _chunk_size(N: int) -> int:
+    return max(1, _CHUNK_ELEMENTS // (2 * N * N) ** 2) if N <= BATCH_MAX_N else 1
+
+
+# --------------------------------------------------------------------------------------------------
+# process pool
+
+
+@contextlib.contextmanager
+def _single_thread_env() -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: "1" for k in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _worker_ready(delay: float) -> int:
+    time.sleep(delay)
+    return os.getpid()
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """Process pool whose workers run with one BLAS thread each (for repeated :func:`bott_index` calls).
+
+    The workers are started (``spawn``) inside the context with ``OPENBLAS_NUM_THREADS=1``,
+    ``OMP_NUM_THREADS=1`` and ``MKL_NUM_THREADS=1`` in their environment; the environment of the calling
+    process is restored before the ``with`` body runs. Scripts using it need the usual
+    ``if __name__ == "__main__":`` guard.
+
+    Parameters
+    ----------
+    workers : int
+        Number of worker processes, ``>= 1`` (typically the number of cores).
+
+    Yields
+    ------
+    concurrent.futures.ProcessPoolExecutor
+
+    Raises
+    ------
+    InputError
+        ``workers`` is not a positive integer.
+    """
+    workers = _check_workers(workers)
+    import multiprocessing
+
+    with _single_thread_env():
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        # start every worker now, while the environment says one thread
+        for f in [ex.submit(_worker_ready, 0.2) for _ in range(workers)]:
+            f.result()
+    try:
+        yield ex
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_workers(workers: int) -> int:
+    if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
+        raise InputError(f"workers must be a positive integer, got {workers!r}")
+    return int(workers)
+
+
+def _run_chunks(x: np.ndarray, chunk: int, workers: int, executor: Executor | None) -> tuple[np.ndarray, np.ndarray]:
+    pieces = [x[a : a + chunk] for a in range(0, x.shape[0], chunk)]
+    if executor is None and (workers == 1 or len(pieces) == 1):
+        out = [_bott_chunk(p) for p in pieces]
+    elif executor is not None:
+        out = list(executor.map(_bott_chunk, pieces))
+    else:
+        with worker_pool(min(workers, len(pieces))) as ex:
+            out = list(ex.map(_bott_chunk, pieces))
+    raw = np.concatenate([o[0] for o in out]) if out else np.zeros(0)
+    gap = np.concatenate([o[1] for o in out]) if out else np.zeros(0)
+    return raw, gap
+
+
+def _finish(raw: np.ndarray, gap: np.ndarray, shape: tuple[int, ...], min_gap: float | None, max_deviation: float | None) -> BottResult:
+    raw = raw.reshape(shape)
+    gap = gap.reshape(shape)
+    label = np.rint(raw).astype(np.int64)
+    if min_gap is not None and raw.size and np.min(gap) < min_gap:
+        idx = np.unravel_index(int(np.argmin(gap)), shape) if shape else ()
+        raise GapClosedError(
+            f"BdG gap {np.min(gap):.2e} < min_gap = {min_gap:g} at sample {tuple(map(int, idx))}: "
+            "the Bott index is ill-defined at a gap closing; move the parameters or lower min_gap"
+        )
+    if max_deviation is not None and raw.size:
+        dev = np.abs(raw - label)
+        if np.max(dev) > max_deviation:
+            idx = np.unravel_index(int(np.argmax(dev)), shape) if shape else ()
+            raise QuantizationError(
+                f"Bott value {raw[idx]:.4f} is {np.max(dev):.3f} from an integer (> {max_deviation:g}) at sample "
+                f"{tuple(map(int, idx))}: the gap is nearly closed there"
+            )
+    if not shape:
+        return BottResult(raw=raw[()], label=label[()], gap=gap[()])
+    return BottResult(raw=raw, label=label, gap=gap)
+
+
+def _check_tol(value: float | None, name: str) -> float | None:
+    if value is None:
+        return None
+    if not np.isfinite(value) or value < 0:
+        raise InputError(f"{name} must be a non-negative finite number or None, got {value!r}")
+    return float(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# public API
+
+
+def bott_index(
+    x: np.ndarray,
+    *,
+    workers: int = 1,
+    executor: Executor | None = None,
+    chunk_size: int | None = None,
+    min_gap: float | None = None,
+    max_deviation: float | None = None,
+) -> BottResult:
+    """Bott index (margalit2022 label) of one disordered p+ip lattice or of a batch.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, N, 3) or (n, N, N, 3)
+        Per-site ``(mu, t_minus, delta)`` in units of ``t₊ = 1``; axis i is x, axis j is y, periodic
+        (see :mod:`topoml.hamiltonians.pip`). Any ``N >= 2`` (odd included).
+    workers : int, default 1
+        Processes to use for a batch (one BLAS thread each, see :func:`worker_pool`); 1 computes in the
+        calling process. The pool is started (``spawn``, about a second) and closed inside the call;
+        scripts need the ``if __name__ == "__main__":`` guard.
+    executor : concurrent.futures.Executor, optional
+        Reuse a pool (e.g. from :func:`worker_pool`) instead of starting one; overrides ``workers``.
+    chunk_size : int, optional
+        Lattices per task; default: about 16 MiB of work arrays per chunk for ``N <= BATCH_MAX_N``,
+        one lattice otherwise.
+    min_gap : float, optional
+        If given, raise :class:`~topoml.errors.GapClosedError` when some ``gap < min_gap``.
+    max_deviation : float, optional
+        If given, raise :class:`~topoml.errors.QuantizationError` when some ``|raw − label| > max_deviation``.
+
+    Returns
+    -------
+    BottResult
+        ``raw`` (float64), ``label`` (int64), ``gap`` (float64, units of ``t₊``): numpy scalars for a
+        single lattice, arrays of shape ``(n,)`` for a batch. The sign convention is that of the
+        conventions page: the clean lattice at ``μ = −1, t₋ = 0.2`` has label ``+1``.
+
+    Raises
+    ------
+    ShapeError
+        ``x`` is not ``(N, N, 3)`` / ``(n, N, N, 3)``, not square, or ``N < 2``.
+    InputError
+        Non-real dtype, NaN/inf, bad ``workers``/``chunk_size``/tolerances.
+    GapClosedError, QuantizationError
+        Only when ``min_gap`` / ``max_deviation`` are given and violated.
+
+    Notes
+    -----
+    Source: Margalit et al., PRB 105, 205139 (2022), Sec. II and Ref. [42] (Loring & Hastings 2010);
+    exact conventions in ``docs/conventions-margalit2022.md``. Reproduces all 480,000 labels of the
+    authors' reference phase diagrams.
+    """
+    x = check_lattice(x)
+    workers = _check_workers(workers)
+    min_gap = _check_tol(min_gap, "min_gap")
+    max_deviation = _check_tol(max_deviation, "max_deviation")
+    single = x.ndim == 3
+    xb = x[None] if single else x
+    N = xb.shape[1]
+    if chunk_size is None:
+        chunk = _chunk_size(N)
+        if workers > 1 or executor is not None:  # at least two tasks per worker when it helps
+            par = workers if executor is None else getattr(executor, "_max_workers", workers)
+            chunk = max(1, min(chunk, -(-xb.shape[0] // (2 * par))))
+    else:
+        if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
+            raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        chunk = int(chunk_size)
+    raw, gap = _run_chunks(np.ascontiguousarray(xb), chunk, workers, executor)
+    return _finish(raw, gap, () if single else (xb.shape[0],), min_gap, max_deviation)
+
+
+def bott_index_hamiltonian(
+    H: np.ndarray,
+    N: int | None = None,
+    *,
+    hermitian_tol: float = 1e-10,
+    min_gap: float | None = None,
+    max_deviation: float | None = None,
+) -> BottResult:
+    """Bott index of a given ``2N²×2N²`` BdG matrix (Nambu basis, site ``s = i·N + j``).
+
+    Uses the generic complex route (``scipy.linalg.eigh`` for the ``N²`` lowest states, then the
+    occupied-subspace formula), so it applies to any Hermitian matrix in the layout of
+    :func:`topoml.hamiltonians.pip.bdg_hamiltonian`, including permuted or hand-modified ones.
+
+    Parameters
+    ----------
+    H : array_like of shape (2N², 2N²)
+        Hermitian, finite; rows/columns ``(c_1 … c_{N²}, c_1† … c_{N²}†)``, positions
+        ``X = s // N``, ``Y = s % N`` for both halves.
+    N : int, optional
+        Linear size; inferred from the shape when omitted.
+    hermitian_tol : float, default 1e-10
+        Largest accepted ``max|H − H†| / max(1, max|H|)``.
+    min_gap, max_deviation : float, optional
+        As in :func:`bott_index`.
+
+    Returns
+    -------
+    BottResult
+        Numpy scalars.
+
+    Raises
+    ------
+    ShapeError
+        ``H`` not square of size ``2N²`` (``N >= 2``).
+    InputError
+        NaN/inf, or a non-numeric dtype.
+    SymmetryError
+        ``H`` is not Hermitian within ``hermitian_tol``.
+    GapClosedError, QuantizationError
+        Only when ``min_gap`` / ``max_deviation`` are given and violated.
+    """
+    H = np.asarray(H)
+    if not np.issubdtype(H.dtype, np.number) or H.dtype == bool:
+        raise InputError(f"H must be a numeric matrix, got dtype {H.dtype}")
+    if H.ndim != 2 or H.shape[0] != H.shape[1]:
+        raise ShapeError(f"H must be a square matrix of shape (2N², 2N²), got {H.shape}")
+    m = H.shape[0]
+    if N is None:
+        N = int(round(np.sqrt(m / 2)))
+    if not isinstance(N, (int, np.integer)) or isinstance(N, bool) or N < 2 or 2 * N * N != m:
+        raise ShapeError(f"H of size {m} is not 2N² for an integer N >= 2 (N = {N!r})")
+    H = H.astype(np.complex128, copy=False)
+    if not np.all(np.isfinite(H)):
+        raise InputError("H contains NaN or inf")
+    scale = max(1.0, float(np.max(np.abs(H))))
+    asym = float(np.max(np.abs(H - H.conj().T))) / scale
+    if asym > hermitian_tol:
+        raise SymmetryError(f"H is not Hermitian (max|H − H†|/max|H| = {asym:.2e} > {hermitian_tol:g}); pass a Hermitian BdG matrix")
+    n = N * N
+    E, W = sla.eigh(H, subset_by_index=[0, n], check_finite=False)  # N² + 1 lowest states
+    gap = min(abs(E[n - 1]), abs(E[n]))
+    raw = float(_raw_from_states(W[:, :n], N))
+    return _finish(np.array([raw]), np.array([gap]), (), _check_tol(min_gap, "min_gap"), _check_tol(max_deviation, "max_deviation"))
+
+
+def bott_phase_diagram(
+    disorder: np.ndarray,
+    mu_bar: np.ndarray,
+    t_minus_bar: np.ndarray,
+    delta_bar: float = 0.15,
+    *,
+    workers: int = 1,
+    executor: Executor | None = None,
+) -> BottResult:
+    """Bott labels of one disorder pattern on a grid of average parameters (batched).
+
+    Lattice at grid point ``(a, b)``: ``μ = mu_bar[a] + disorder[..., 0]``,
+    ``t₋ = t_minus_bar[b] + disorder[..., 1]``, ``Δ = delta_bar + disorder[..., 2]`` — the layout of the
+    reference data (``Bott_vec.reshape(400, 400)[a, b]`` with ``mu_bar = 2·xvec``, ``t_minus_bar = yvec``).
+
+    Parameters
+    ----------
+    disorder : array_like of shape (N, N, 3)
+        Per-site deviations ``(mu, t_minus, delta)``; usually zero-mean per channel.
+    mu_bar : array_like of shape (A,)
+        Average chemical potentials (units of ``t₊ = 1``).
+    t_minus_bar : array_like of shape (B,)
+        Average hopping anisotropies.
+    delta_bar : float, default 0.15
+        Average pairing (the reference data use 0.15).
+    workers, executor
+        As in :func:`bott_index`.
+
+    Returns
+    -------
+    BottResult
+        Arrays of shape ``(A, B)``.
+
+    Raises
+    ------
+    ShapeError, InputError
+        Invalid ``disorder`` or grids (not 1D, NaN/inf).
+    """
+    mu_bar = np.asarray(mu_bar, dtype=np.float64)
+    t_minus_bar = np.asarray(t_minus_bar, dtype=np.float64)
+    if mu_bar.ndim != 1 or t_minus_bar.ndim != 1:
+        raise ShapeError(f"mu_bar and t_minus_bar must be 1D grids, got shapes {mu_bar.shape} and {t_minus_bar.shape}")
+    if not np.isfinite(delta_bar):
+        raise InputError(f"delta_bar must be finite, got {delta_bar!r}")
+    x = disordered_lattice(mu_bar[:, None], t_minus_bar[None, :], delta_bar, disorder)
+    A, B = x.shape[:2]
+    r = bott_index(x.reshape(A * B, *x.shape[2:]), workers=workers, executor=executor)
+    return BottResult(raw=r.raw.reshape(A, B), label=r.label.reshape(A, B), gap=r.gap.reshape(A, B))
