@@ -14,10 +14,11 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from topoml.parallel import THREAD_VARS
+
 __all__ = ["git_hash", "package_versions", "environment_info"]
 
 _PACKAGES = ("topoml", "numpy", "scipy", "h5py", "torch", "matplotlib", "pydantic", "tqdm", "safetensors", "dask")
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +51,7 @@ def package_versions() -> dict[str, str | None]:
 
 def environment_info(seed: int | None = None) -> dict:
     """A JSON-serializable record of versions, git hash, seed, threads and platform."""
-    threads = {v: os.environ.get(v) for v in _THREAD_VARS}
+    threads = {v: os.environ.get(v) for v in THREAD_VARS}
     if "torch" in sys.modules:  # report torch's own thread count only if torch is already in use
         threads["torch_num_threads"] = sys.modules["torch"].get_num_threads()
     return {

@@ -69,6 +69,7 @@ from topoml.data import store
 from topoml.data.sampling import SamplingSpec, _Strict, sample_lattices, validation_message
 from topoml.errors import ConfigError, DatasetError
 from topoml.invariants.bott import bott_index
+from topoml.parallel import THREAD_VARS, set_single_thread_env, single_thread_env
 from topoml.provenance import environment_info
 
 __all__ = [
@@ -84,7 +85,7 @@ __all__ = [
 ]
 
 #: Environment set in every worker process so that BLAS/OpenMP use one thread (see DESIGN.md).
-THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+THREAD_ENV = {k: "1" for k in THREAD_VARS}
 #: Upper bound on BdG matrix memory per label batch (complex128 entries): keeps 16x16 batches small.
 _BATCH_BYTES = 1 << 23
 _MAX_BATCH = 1024
@@ -259,33 +260,13 @@ class _ShardTask:
 _progress_queue: Any = None  # set in pool workers by _init_worker
 
 
-def _set_thread_env() -> None:
-    for key, value in THREAD_ENV.items():
-        os.environ[key] = value
-
-
 def _init_worker(progress_queue: Any = None) -> None:
     """Process-pool initializer: one BLAS thread, progress reporting, Ctrl-C left to the parent."""
     global _progress_queue
-    _set_thread_env()
+    set_single_thread_env()
     _progress_queue = progress_queue
     # a terminal's Ctrl-C reaches the whole process group: the parent decides what to stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-@contextlib.contextmanager
-def _single_thread_env() -> Iterator[None]:
-    """Set :data:`THREAD_ENV` while worker processes are spawned (they inherit it before numpy loads)."""
-    saved = {k: os.environ.get(k) for k in THREAD_ENV}
-    _set_thread_env()
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _batch_size(lattice_size: int) -> int:
@@ -575,7 +556,7 @@ def _run_inline(tasks: list[_ShardTask], bar) -> None:
 def _process_pool(workers: int, progress_queue: Any = None) -> Iterator[ProcessPoolExecutor]:
     """A spawn-context process pool whose workers start with :data:`THREAD_ENV` in their environment."""
     ctx = multiprocessing.get_context("spawn")
-    with _single_thread_env():
+    with single_thread_env():
         ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                  initargs=(progress_queue,))
         try:
@@ -639,7 +620,7 @@ def _run_dask(tasks: list[_ShardTask], workers: int, scheduler_address: str | No
             except (OSError, TimeoutError) as err:
                 raise ConfigError(f"cannot reach the Dask scheduler at {scheduler_address}: {err}") from None
         else:
-            with _single_thread_env():  # LocalCluster workers inherit it (dask also sets it by default)
+            with single_thread_env():  # LocalCluster workers inherit it (dask also sets it by default)
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)

@@ -10,7 +10,6 @@ in-process or in a worker, so results do not depend on the number of workers.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -18,16 +17,13 @@ from contextlib import contextmanager
 from tqdm.auto import tqdm
 
 from topoml.errors import ConfigError
+from topoml.parallel import set_single_thread_env
 from topoml.rundir import RunDir
 
 __all__ = ["run_jobs", "single_thread"]
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
 def _init_worker() -> None:
-    for v in _THREAD_VARS:
-        os.environ[v] = "1"
+    set_single_thread_env()
     try:
         import torch
 

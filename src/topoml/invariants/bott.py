@@ -75,6 +75,7 @@ from scipy.linalg import lapack
 
 from topoml.errors import GapClosedError, InputError, QuantizationError, ShapeError, SymmetryError
 from topoml.hamiltonians.pip import check_lattice, disordered_lattice, majorana_hamiltonian, site_positions
+from topoml.parallel import single_thread_env
 
 __all__ = [
     "BATCH_MAX_N",
@@ -89,7 +90,6 @@ __all__ = [
 BATCH_MAX_N = 12
 #: Elements of the ``(batch, 2N², 2N²)`` work arrays per chunk (float64): about 16 MiB.
 _CHUNK_ELEMENTS = 1 << 21
-_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class BottResult(NamedTuple):
@@ -236,20 +236,6 @@ def _chunk_size(N: int) -> int:
 # process pool
 
 
-@contextlib.contextmanager
-def _single_thread_env() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update({k: "1" for k in _THREAD_VARS})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _worker_ready(delay: float) -> int:
     time.sleep(delay)
     return os.getpid()
@@ -281,7 +267,7 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     workers = _check_workers(workers)
     import multiprocessing
 
-    with _single_thread_env():
+    with single_thread_env():
         ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         # start every worker now, while the environment says one thread
         for f in [ex.submit(_worker_ready, 0.2) for _ in range(workers)]:
