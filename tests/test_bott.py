@@ -6,6 +6,7 @@ subset is checked in the default run, all 480,000 labels under ``-m slow``.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from functools import lru_cache
@@ -300,7 +301,8 @@ def pybott_value(x: np.ndarray) -> float:
 
 @needs_data
 def test_agrees_with_pybott():
-    pytest.importorskip("pybott")
+    if importlib.util.find_spec("pybott") is None:  # not importorskip: importing pybott turns on usetex globally
+        pytest.skip("pybott not installed")
     ab = np.concatenate([np.argwhere(np.rint(reference(1)[3]) == v)[:2] for v in (-2, -1, 0, 1)])
     xs = list(lattices_at(1, ab)) + list(random_lattices(np.random.default_rng(4), 4, 30, mu=(-3, 3), tm=(-1, 1)))
     xs += list(random_lattices(np.random.default_rng(5), 6, 3, mu=(-1.5, -0.5), tm=(0, 0.4)))
