@@ -125,6 +125,11 @@ class RunDir:
         atomic_write_text(p, text)
         return p
 
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        p = self.path / name
+        atomic_write_bytes(p, data)
+        return p
+
     def savefig(self, fig, name: str) -> str:
         """Save a matplotlib figure as ``figures/<name>.png`` (atomically); return the relative path."""
         import io

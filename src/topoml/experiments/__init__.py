@@ -16,6 +16,7 @@ __all__ = ["EXPERIMENTS", "get_experiment"]
 
 EXPERIMENTS: dict[str, str] = {
     "zhang2018": "topoml.experiments.zhang2018",
+    "margalit2022": "topoml.experiments.margalit2022",
 }
 
 

@@ -55,5 +55,12 @@ def _register_builtin() -> None:
     register("zhang2018.cnn", WindingCNN)
     register("zhang2018.linear", LinearWinding)
 
+    from topoml.nets.rg import BaseNet, Decimation, RGNet, chern_net
+
+    register("margalit2022.base", BaseNet)
+    register("margalit2022.rg", RGNet)
+    register("margalit2022.decimation", Decimation)
+    register("margalit2022.chern", chern_net)
+
 
 _register_builtin()

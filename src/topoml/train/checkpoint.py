@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from safetensors import SafetensorError
@@ -10,7 +11,7 @@ from torch import nn
 
 from topoml.errors import CheckpointError
 
-__all__ = ["state_bytes", "load_state_bytes", "load_weights"]
+__all__ = ["state_bytes", "load_state_bytes", "load_weights", "model_bytes", "load_model"]
 
 
 def state_bytes(net: nn.Module, metadata: dict[str, str] | None = None) -> bytes:
@@ -41,3 +42,60 @@ def load_weights(net: nn.Module, path: str | Path) -> nn.Module:
     except OSError as e:
         raise CheckpointError(f"cannot read weights {p}: {e.strerror}") from None
     return load_state_bytes(net, data)
+
+
+def model_bytes(net: nn.Module, name: str, kwargs: dict, metadata: dict | None = None) -> bytes:
+    """Weights plus what rebuilds the network: registry ``name`` and its ``kwargs`` (JSON metadata).
+
+    The result loads with :func:`load_model`; ``metadata`` (JSON-serializable) is stored alongside
+    (accuracy, training data, provenance).
+    """
+    meta = {"topoml_net": json.dumps({"name": name, "kwargs": kwargs}, sort_keys=True),
+            "topoml_metadata": json.dumps(metadata or {}, sort_keys=True)}
+    return state_bytes(net, meta)
+
+
+def load_model(source: str | Path | bytes) -> tuple[nn.Module, dict]:
+    """Rebuild and load a network saved by :func:`model_bytes` (no pickles are read).
+
+    Parameters
+    ----------
+    source : path-like or bytes
+        A ``.safetensors`` file or its bytes.
+
+    Returns
+    -------
+    (net, metadata)
+        The network in eval mode and the stored metadata dict (with ``"net"``: name and kwargs).
+
+    Raises
+    ------
+    CheckpointError
+        Missing, corrupt or foreign file, or weights that do not fit.
+    """
+
+    from topoml.errors import ConfigError
+    from topoml.nets.registry import get_net
+
+    if isinstance(source, bytes):
+        data = source
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as e:
+            raise CheckpointError(f"cannot read weights {source}: {e.strerror}") from None
+    try:
+        header_len = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + header_len])
+        meta = header.get("__metadata__", {}) or {}
+        spec = json.loads(meta["topoml_net"])
+        extra = json.loads(meta.get("topoml_metadata", "{}"))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise CheckpointError("not a topoml network file (no network description in its metadata)") from None
+    try:
+        net = get_net(spec["name"], **spec["kwargs"])
+    except (ConfigError, KeyError, TypeError) as e:
+        raise CheckpointError(f"cannot rebuild the stored network: {e}") from None
+    load_state_bytes(net, data)
+    net.eval()
+    return net, {**extra, "net": spec}

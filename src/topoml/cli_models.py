@@ -1,0 +1,276 @@
+"""``topoml train | evaluate | predict``: Chern-number networks (margalit2022) on any dataset.
+
+* ``topoml train base DATA --test TEST --out DIR`` trains a base network on 4×4 lattices;
+  ``topoml train rg DATA --base MODEL --test TEST... --out DIR`` trains an RG network inside
+  ``base ∘ RG^k`` (base frozen) from the decimation initialization (``--init decimation``, pre-trained
+  here) or at random. A checkpoint is written after every epoch; rerunning the same command resumes
+  after the last finished epoch. ``DIR/model.safetensors`` is the selected network (best test accuracy
+  of the largest ``--test`` set), loadable by ``evaluate`` and ``predict``.
+* ``topoml evaluate DATA [--weights MODEL]`` — accuracy on a dataset folder of ``topoml generate``.
+* ``topoml predict LATTICE`` — Chern numbers of lattices in an ``.npy`` or ``.h5`` file, shape
+  ``(N, N, 3)`` or ``(batch, N, N, 3)``, ``N = 4·2^k``, from the packaged weights (or ``--weights``).
+
+Every failure is a :class:`~topoml.errors.TopomlError` (one-line message in the CLI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from topoml.errors import CheckpointError, ConfigError, DatasetError, InputError, ShapeError
+
+__all__ = ["add_commands", "load_lattices", "packaged_weights", "predict_chern"]
+
+PACKAGED_MODEL = "margalit2022_chern.safetensors"
+
+
+def packaged_weights() -> Path:
+    """Path of the pretrained ``base ∘ RG`` weights shipped inside the package."""
+    return Path(str(resources.files("topoml.weights").joinpath(PACKAGED_MODEL)))
+
+
+def load_lattices(path: str | Path, key: str | None = None) -> np.ndarray:
+    """Read lattices from ``.npy`` or ``.h5``/``.hdf5`` (dataset ``key``, default ``inputs`` or the only one).
+
+    Returns
+    -------
+    ndarray of float32, shape (batch, N, N, 3)
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, unknown extension, missing key.
+    ShapeError
+        Not ``(N, N, 3)`` / ``(batch, N, N, 3)``, or ``N`` not ``4·2^k``.
+    InputError
+        NaN or inf values.
+    """
+    from topoml.nets.rg import rg_steps
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"lattice file {p} not found")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".npy":
+            a = np.load(p, allow_pickle=False)
+        elif suffix in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(p, "r") as f:
+                names = [k for k in f if isinstance(f[k], h5py.Dataset)]
+                name = key or ("inputs" if "inputs" in f else (names[0] if len(names) == 1 else None))
+                if name is None or name not in f:
+                    raise InputError(f"{p}: give --key (datasets: {', '.join(names) or 'none'})")
+                a = f[name][()]
+        else:
+            raise InputError(f"{p}: unknown file type '{suffix}' (use .npy or .h5)")
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read {p}: {e}") from None
+    a = np.asarray(a)
+    if a.dtype.kind not in "fiu":
+        raise InputError(f"{p}: need a real numeric array, got dtype {a.dtype}")
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4 or a.shape[-1] != 3 or a.shape[1] != a.shape[2] or len(a) == 0:
+        raise ShapeError(f"{p}: need shape (N, N, 3) or (batch, N, N, 3), got {a.shape}")
+    rg_steps(a.shape[1])
+    if not np.all(np.isfinite(a)):
+        raise InputError(f"{p}: lattice parameters contain NaN or inf")
+    return a.astype(np.float32)
+
+
+def predict_chern(net, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chern numbers of lattices ``x`` (batch, N, N, 3): (labels int64, raw outputs, distance to the nearest integer)."""
+    from topoml.train.trainer import predict_batches
+
+    raw = predict_batches(net, x, batch_size=256)
+    label = np.rint(raw).astype(np.int64)
+    return label, raw, np.abs(raw - label)
+
+
+def _load_model(path: str | None):
+    from topoml.train.checkpoint import load_model
+
+    p = Path(path) if path else packaged_weights()
+    if path and not p.is_file():
+        raise CheckpointError(f"weights file {p} not found")
+    return load_model(p)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    net, meta = _load_model(args.weights)
+    x = load_lattices(args.lattice, args.key)
+    label, raw, dist = predict_chern(net, x)
+    if args.json:
+        print(json.dumps({"lattice_size": int(x.shape[1]), "weights": str(args.weights or "packaged"),
+                          "predictions": [{"index": i, "chern_number": int(c), "output": float(r), "distance": float(d)}
+                                          for i, (c, r, d) in enumerate(zip(label, raw, dist))]}, indent=1))
+    else:
+        for i, (c, d) in enumerate(zip(label, dist)):
+            print(f"{i}\t{c:+d}\t{d:.3f}")
+    return 0
+
+
+def _dataset_xy(path: str) -> tuple[np.ndarray, np.ndarray]:
+    from topoml.data.store import open_dataset
+
+    p = Path(path)
+    if not p.exists():
+        raise DatasetError(f"dataset {p} not found")
+    with open_dataset(p) as ds:
+        return np.asarray(ds.inputs[:], dtype=np.float32), np.asarray(ds.labels[:])
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import torch
+
+    from topoml.nets.rg import rg_steps
+
+    torch.set_num_threads(max(1, args.threads))
+    net, meta = _load_model(args.weights)
+    x, y = _dataset_xy(args.data)
+    rg_steps(x.shape[1])
+    if meta["net"]["name"] == "margalit2022.base" and x.shape[1] != 4:
+        raise ShapeError(f"a base network evaluates 4x4 lattices; {args.data} holds {x.shape[1]}x{x.shape[1]}")
+    label, raw, dist = predict_chern(net, x)
+    per = {int(c): float(np.mean(label[y == c] == c)) for c in np.unique(y)}
+    acc = float(np.mean(label == y))
+    res = {"dataset": str(args.data), "n": int(len(y)), "lattice_size": int(x.shape[1]), "accuracy": acc,
+           "accuracy_stderr": math.sqrt(max(acc * (1 - acc), 1 / len(y)) / len(y)),
+           "per_label_accuracy": per, "mean_distance": float(dist.mean())}
+    if args.json:
+        print(json.dumps(res, indent=1))
+    else:
+        print(f"{res['dataset']}: {res['n']} lattices {res['lattice_size']}x{res['lattice_size']}, "
+              f"accuracy {100 * acc:.2f} % ± {100 * res['accuracy_stderr']:.2f}")
+        print("per label: " + ", ".join(f"{c:+d}: {100 * a:.1f} %" for c, a in per.items()))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from topoml.nets.rg import BaseNet, CompoundNet, RGNet, decimation
+    from topoml.rundir import atomic_write_bytes
+    from topoml.train.checkpoint import model_bytes
+    from topoml.train.trainer import TrainConfig, Trainer, predict_batches, round_accuracy, tensor_batches
+
+    torch.set_num_threads(max(1, args.threads))
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create {out}: {e.strerror}") from None
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                      schedule=args.schedule, seed=args.seed)
+    x, y = _dataset_xy(args.data)
+    tests = {}
+    for t in args.test or []:
+        xt, yt = _dataset_xy(t)
+        tests[xt.shape[1]] = (xt, yt)
+    size = x.shape[1]
+
+    def evaluate(net) -> dict:
+        return {f"acc{n}": round_accuracy(predict_batches(net, xt, 2048), yt) for n, (xt, yt) in sorted(tests.items())}
+
+    select = f"acc{max(tests)}" if tests else None
+    net_kw = {"width": args.width, "depth": args.depth}
+    torch.manual_seed(args.seed)
+    if args.net == "base":
+        if size != 4:
+            raise ShapeError(f"the base network trains on 4x4 lattices; {args.data} holds {size}x{size}")
+        net_kw["padding"] = args.padding or "zero"
+        net = BaseNet(**net_kw)
+        trainer = Trainer(net, cfg, out / "checkpoints", evaluate=evaluate, select=select)
+        name, kwargs = "margalit2022.base", net_kw
+    else:
+        if not args.base:
+            raise ConfigError("train rg needs --base MODEL (a base network or a compound model)")
+        base, bmeta = _load_model(args.base)
+        base = getattr(base, "base", base)
+        if size < 8:
+            raise ShapeError(f"the RG network trains on lattices of size >= 8; {args.data} holds {size}x{size}")
+        net_kw["padding"] = args.padding or "periodic"
+        rg = RGNet(**net_kw)
+        if args.init == "decimation" and not (out / "checkpoints" / "history.json").exists():
+            init_cfg = TrainConfig(epochs=1, batch_size=256, optimizer="adam", lr=1e-3, seed=args.seed)
+            n_init = args.init_samples
+
+            def batches(epoch):
+                gen = torch.Generator().manual_seed(args.seed + epoch)
+                for _ in range(math.ceil(n_init / 256)):
+                    xb = (torch.rand(256, 8, 8, 3, generator=gen) * 2 - 1) * 5.0
+                    yield xb, decimation(xb)
+
+            Trainer(rg, init_cfg, out / "decimation_init").fit(batches, steps_per_epoch=math.ceil(n_init / 256))
+        net = CompoundNet(base, rg)
+
+        def train_mode(m):
+            m.train()
+            m.base.eval()
+
+        trainer = Trainer(net, cfg, out / "checkpoints", evaluate=evaluate, select=select, train_mode_modules=train_mode)
+        name = "margalit2022.chern"
+        kwargs = {"base": bmeta["net"]["kwargs"] if bmeta["net"]["name"] == "margalit2022.base"
+                  else bmeta["net"]["kwargs"]["base"], "rg": net_kw}
+
+    def show(r):
+        m = ", ".join(f"{k} {100 * v:.2f} %" for k, v in r["metrics"].items())
+        print(f"epoch {r['epoch']}: loss {r['train_loss']:.4f}{', ' + m if m else ''} ({r['seconds']:.0f} s)", flush=True)
+
+    trainer.fit(tensor_batches(x, y, cfg.batch_size, args.seed), on_epoch=show)
+    best = trainer.load_best()
+    metrics = trainer.history[best]["metrics"]
+    atomic_write_bytes(out / "model.safetensors", model_bytes(net, name, kwargs, {
+        "accuracy": metrics, "best_epoch": best, "train_data": str(args.data), "train_samples": int(len(y))}))
+    print(f"model: {out / 'model.safetensors'} (epoch {best}{', ' if metrics else ''}"
+          + ", ".join(f"{k} {100 * v:.2f} %" for k, v in metrics.items()) + ")")
+    return 0
+
+
+def add_commands(sub) -> None:
+    """Add ``train``, ``evaluate`` and ``predict`` to the CLI's sub-parsers."""
+    t = sub.add_parser("train", help="train a base or RG network (margalit2022) on a generated dataset; resumable")
+    t.add_argument("net", choices=["base", "rg"], help="base: 4x4 base network; rg: RG network inside base∘RG^k")
+    t.add_argument("data", help="training dataset folder (topoml generate)")
+    t.add_argument("--test", action="append", help="test dataset folder (repeatable); the largest selects the model")
+    t.add_argument("--out", required=True, help="output folder (rerun to resume)")
+    t.add_argument("--base", help="base network or compound model (.safetensors), for `train rg`")
+    t.add_argument("--init", choices=["decimation", "random"], default="decimation", help="RG initialization")
+    t.add_argument("--init-samples", type=int, default=200_000, help="decimation pre-training samples")
+    t.add_argument("--width", type=int, default=32)
+    t.add_argument("--depth", type=int, default=9)
+    t.add_argument("--padding", choices=["zero", "periodic"])
+    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=2)
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="accuracy of a Chern-number network on a generated dataset")
+    e.add_argument("data", help="dataset folder (topoml generate)")
+    e.add_argument("--weights", help="model (.safetensors); default: the packaged pretrained one")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--threads", type=int, default=2)
+    e.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="Chern numbers of lattices (N = 4·2^k) in an .npy/.h5 file")
+    p.add_argument("lattice", help=".npy or .h5 file, shape (N, N, 3) or (batch, N, N, 3): mu, t_minus, delta")
+    p.add_argument("--weights", help="model (.safetensors); default: the packaged pretrained one")
+    p.add_argument("--key", help="dataset name inside an .h5 file (default: inputs, or the only one)")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=_cmd_predict)

@@ -1,0 +1,658 @@
+"""Reproduction of Margalit, Lesser, Pereg-Barnea, Oreg, "Renormalization-group-inspired neural networks
+for computing topological invariants", PRB 105, 205139 (2022).
+
+Thin driver: config → Bott-labelled datasets (:mod:`topoml.data.generate`, cached in ``<run>/data``)
+→ stages (each resumable: per-epoch checkpoints by :class:`topoml.train.trainer.Trainer`, finished
+stages stored as jobs of the run directory) → report. Stages:
+
+1. ``base``: the base network on boundary-biased 4×4 lattices; model selection by 4×4 test accuracy.
+2. ``decimation``: the baseline ``base ∘ decimation^k`` on 8×8, 16×16, 32×32 test sets.
+3. ``rg_init``: the RG network regressed onto 2×2 average pooling on 8×8 inputs uniform in
+   ``[−5, 5]`` (App. B 1).
+4. ``rg``: ``base ∘ RG`` trained on 8×8 Bott labels with the base frozen, from the decimation
+   initialization; after every epoch 8×8 and 16×16 accuracy; the epoch with the best 16×16 accuracy
+   is kept (the paper's early stop on generalization).
+5. ``rg_scratch``: the same from a random initialization.
+6. ``tied``: the paper's proposed next step — ``base ∘ RG ∘ RG`` (two tied copies) trained on 16×16.
+7. figures: phase diagrams of the reference disorder patterns (Fig. 2), accuracy per epoch (Fig. 3),
+   RG flow of clean lattices (Fig. 7), a single impurity through the RG map (Fig. 8), runtime of
+   Bott vs the network (Fig. 1b).
+
+Accuracy everywhere: fraction of test lattices with ``round(output) == Bott label``; test sets are
+uniform in the averages (``docs/conventions-margalit2022.md``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from topoml.errors import ConfigError
+from topoml.experiments.config import StrictModel, load_profile
+from topoml.rundir import RunDir, atomic_write_bytes
+
+__all__ = ["Margalit2022Config", "PAPER", "load_config", "run", "format_table"]
+
+#: Accuracies reported in the paper (%).
+PAPER = {
+    "base4": 99.02,
+    "decimation": {8: 93.52, 16: 91.91},
+    "rg_scratch": {8: 98.72, 16: 72.49},
+    "rg": {8: 97.64, 16: 95.60},
+}
+
+DATASETS = ("train4", "test4", "train8", "test8", "test16", "test32", "train16")
+
+
+class DataSpec(StrictModel):
+    """One Bott-labelled dataset (see :class:`topoml.data.generate.GenerateConfig`); ``n_samples = 0`` skips it."""
+
+    lattice_size: int
+    averages: Literal["uniform", "boundary_biased"]
+    n_samples: int
+    seed: int
+    shard_size: int = 10_000
+
+
+class NetSpec(StrictModel):
+    width: int = 32
+    inner_width: int | None = None
+    depth: int = 9
+    padding: Literal["zero", "periodic"] = "zero"
+
+
+class StageSpec(StrictModel):
+    epochs: int = 1
+    batch_size: int = 640
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    schedule: Literal["constant", "cosine"] = "constant"
+    samples_per_epoch: int = 0  # decimation pre-training only (inputs drawn on the fly)
+
+
+class Margalit2022Config(StrictModel):
+    """Configuration of the margalit2022 reproduction (profiles in ``configs/margalit2022.toml``)."""
+
+    profile: str = "default"
+    seed: int = 2022
+    workers: int = 2
+    threads: int = 2
+    data: dict[str, DataSpec]
+    base_net: NetSpec = NetSpec()
+    rg_net: NetSpec = NetSpec(padding="periodic")
+    base: StageSpec = StageSpec()
+    rg_init: StageSpec = StageSpec()
+    rg: StageSpec = StageSpec()
+    rg_scratch: StageSpec = StageSpec()
+    tied: StageSpec = StageSpec()
+    init_range: float = 5.0
+    phase_diagram_stride: int = 1
+    flow_size: int = 64
+    runtime_sizes: list[int] = [4, 8, 16, 32, 64, 128]
+    runtime_bott_max: int = 32
+
+    def model_post_init(self, __context) -> None:
+        missing = [k for k in DATASETS if k not in self.data]
+        if missing:
+            raise ConfigError(f"config table 'data' lacks {', '.join(missing)}")
+        unknown = [k for k in self.data if k not in DATASETS]
+        if unknown:
+            raise ConfigError(f"unknown dataset(s) in 'data': {', '.join(unknown)}; known: {', '.join(DATASETS)}")
+        for k, d in self.data.items():
+            size = int(k.removeprefix("train").removeprefix("test"))
+            if d.lattice_size != size:
+                raise ConfigError(f"data.{k}.lattice_size must be {size}, got {d.lattice_size}")
+            if d.n_samples < 0 or d.shard_size < 1 or d.seed < 0:
+                raise ConfigError(f"data.{k}: need n_samples >= 0, shard_size >= 1, seed >= 0")
+        for k in ("train4", "test4", "train8", "test8", "test16"):
+            if self.data[k].n_samples < 1:
+                raise ConfigError(f"data.{k}.n_samples must be >= 1")
+        if self.workers < 1 or self.threads < 1:
+            raise ConfigError("workers and threads must be >= 1")
+        for name in ("base", "rg_init", "rg", "rg_scratch"):
+            st = getattr(self, name)
+            if st.epochs < 1 or st.batch_size < 1 or not st.lr > 0:
+                raise ConfigError(f"stage '{name}': need epochs >= 1, batch_size >= 1, lr > 0")
+        if self.rg_init.samples_per_epoch < 1:
+            raise ConfigError("rg_init.samples_per_epoch must be >= 1")
+        if self.tied.epochs < 0 or not self.init_range > 0 or self.phase_diagram_stride < 1:
+            raise ConfigError("need tied.epochs >= 0, init_range > 0, phase_diagram_stride >= 1")
+        if any(n < 4 or (n & (n - 1)) for n in self.runtime_sizes) or self.flow_size < 8 or self.flow_size & (self.flow_size - 1):
+            raise ConfigError("runtime_sizes and flow_size must be powers of two (4·2^k, flow_size >= 8)")
+
+
+def load_config(profile: str = "default", overrides: dict | None = None, config_file=None) -> Margalit2022Config:
+    """Validated config of ``profile`` (``default`` or ``quick``) with ``overrides``."""
+    return load_profile(Margalit2022Config, "margalit2022", profile, overrides, config_file)
+
+
+def _seed(base: int, name: str) -> int:
+    return int(np.random.SeedSequence([base, zlib.crc32(name.encode())]).generate_state(1)[0])
+
+
+def _log(msg: str, progress: bool = True) -> None:
+    """One line per step and epoch (always; ``progress`` only switches the tqdm bars of data generation)."""
+    print(f"[margalit2022 {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------------------- data
+def dataset_config(name: str, spec: DataSpec) -> dict:
+    """The :class:`topoml.data.generate.GenerateConfig` mapping of dataset ``name``."""
+    return {"name": f"margalit2022-{name}", "seed": spec.seed, "n_samples": spec.n_samples,
+            "shard_size": spec.shard_size,
+            "sampling": {"lattice_size": spec.lattice_size, "averages": spec.averages}}
+
+
+class _Data:
+    """The datasets of a run, generated on first use into ``out/data/<name>`` (or reused when finished) and
+    then held in memory (inputs float32 of shape (n, N, N, 3), labels int64 of shape (n,))."""
+
+    def __init__(self, cfg: Margalit2022Config, out: Path, progress: bool):
+        self.cfg, self.out, self.progress, self._cache = cfg, out, progress, {}
+
+    def __contains__(self, name: str) -> bool:
+        return self.cfg.data[name].n_samples > 0
+
+    def path(self, name: str) -> Path:
+        from topoml.data.generate import generate_dataset
+
+        spec, path = self.cfg.data[name], self.out / "data" / name
+        _log(f"dataset {name}: {spec.n_samples} {spec.lattice_size}x{spec.lattice_size} lattices", self.progress)
+        generate_dataset(dataset_config(name, spec), path, workers=self.cfg.workers, progress=self.progress)
+        return path
+
+    def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self._cache:
+            from topoml.data.store import open_dataset
+
+            with open_dataset(self.path(name)) as ds:
+                self._cache[name] = (np.asarray(ds.inputs[:], dtype=np.float32), np.asarray(ds.labels[:]))
+        return self._cache[name]
+
+
+# --------------------------------------------------------------------------------------- stages
+def _nets(cfg: Margalit2022Config):
+    from topoml.nets.rg import BaseNet, CompoundNet, RGNet
+
+    return BaseNet, CompoundNet, RGNet
+
+
+def _net_kwargs(spec: NetSpec, kind: str) -> dict:
+    kw = {"width": spec.width, "depth": spec.depth, "padding": spec.padding}
+    if kind == "rg":
+        kw["inner_width"] = spec.inner_width
+    return kw
+
+
+def _train_config(st: StageSpec, seed: int):
+    from topoml.train.trainer import TrainConfig
+
+    return TrainConfig(epochs=st.epochs, batch_size=st.batch_size, optimizer=st.optimizer, lr=st.lr,
+                       momentum=st.momentum, schedule=st.schedule, seed=seed)
+
+
+def _accuracy(net, data: _Data, name: str) -> float:
+    from topoml.train.trainer import predict_batches, round_accuracy
+
+    x, y = data[name]
+    return round_accuracy(predict_batches(net, x, batch_size=2048), y)
+
+
+def _epoch_printer(stage: str, progress: bool):
+    def show(r: dict) -> None:
+        m = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items())
+        _log(f"{stage} epoch {r['epoch']}: loss {r['train_loss']:.4f}, {m} ({r['seconds']:.0f} s)", progress)
+
+    return show
+
+
+def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
+    import torch
+
+    from topoml.nets.registry import count_parameters
+    from topoml.train.checkpoint import load_state_bytes
+    from topoml.train.trainer import Trainer, tensor_batches
+
+    BaseNet, _, _ = _nets(cfg)
+    seed = _seed(cfg.seed, "base")
+    torch.manual_seed(seed)
+    net = BaseNet(**_net_kwargs(cfg.base_net, "base"))
+    done = rd.job_result("base")
+    folder = rd.job_dir("base")
+    if done is not None:
+        load_state_bytes(net, (folder / "best.safetensors").read_bytes())
+        return net, done
+    trainer = Trainer(net, _train_config(cfg.base, seed), folder,
+                      evaluate=lambda n: {"acc4": _accuracy(n, data, "test4")}, select="acc4")
+    x, y = data["train4"]
+    t0 = time.time()
+    trainer.fit(tensor_batches(x, y, cfg.base.batch_size, seed), on_epoch=_epoch_printer("base", progress))
+    best = trainer.load_best()
+    rec = trainer.history[best]
+    result = {"best_epoch": best, "acc4": rec["metrics"]["acc4"], "parameters": count_parameters(net),
+              "train_samples": len(y), "epochs": cfg.base.epochs,
+              "train_seconds": sum(r["train_seconds"] for r in trainer.history),
+              "history": trainer.history, "wall_seconds_this_session": time.time() - t0}
+    rd.save_job("base", result)
+    return net, result
+
+
+def _frozen(base):
+    for p in base.parameters():
+        p.requires_grad_(False)
+    base.eval()
+    return base
+
+
+def _compound_eval(data: _Data, sizes=(8, 16)):
+    def evaluate(net) -> dict:
+        return {f"acc{n}": _accuracy(net, data, f"test{n}") for n in sizes if f"test{n}" in data}
+
+    return evaluate
+
+
+def _train_mode_rg(net) -> None:
+    net.train()
+    net.base.eval()
+
+
+def _stage_decimation(cfg, rd: RunDir, base, data: _Data):
+    from topoml.nets.rg import CompoundNet, Decimation
+
+    done = rd.job_result("decimation")
+    if done is not None:
+        return done
+    comp = CompoundNet(base, Decimation())
+    result = _compound_eval(data, (8, 16, 32))(comp)
+    rd.save_job("decimation", result)
+    return result
+
+
+def _random_lattices(n: int, size: int, half_range: float, gen):
+    import torch
+
+    return (torch.rand(n, size, size, 3, generator=gen) * 2 - 1) * half_range
+
+
+def _stage_rg_init(cfg, rd: RunDir, base, data: _Data, progress: bool):
+    import torch
+
+    from topoml.nets.rg import CompoundNet, decimation
+    from topoml.train.checkpoint import load_state_bytes
+    from topoml.train.trainer import Trainer
+
+    _, _, RGNet = _nets(cfg)
+    seed = _seed(cfg.seed, "rg_init")
+    torch.manual_seed(seed)
+    rg = RGNet(**_net_kwargs(cfg.rg_net, "rg"))
+    folder = rd.job_dir("rg_init")
+    done = rd.job_result("rg_init")
+    if done is not None:
+        load_state_bytes(rg, (folder / "best.safetensors").read_bytes())
+        return rg, done
+    st, R = cfg.rg_init, cfg.init_range
+    held = {n: _random_lattices(2000, n, R, torch.Generator().manual_seed(seed + n)) for n in (8, 16)}
+
+    def evaluate(net) -> dict:
+        with torch.no_grad():
+            net.eval()
+            return {f"rms{n}": float(torch.sqrt(torch.mean((net(x) - decimation(x)) ** 2))) for n, x in held.items()}
+
+    def batches(epoch: int):
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+        for _ in range(math.ceil(st.samples_per_epoch / st.batch_size)):
+            x = _random_lattices(st.batch_size, 8, R, gen)
+            yield x, decimation(x)
+
+    trainer = Trainer(rg, _train_config(st, seed), folder, evaluate=evaluate, select=None)
+    trainer.fit(batches, steps_per_epoch=math.ceil(st.samples_per_epoch / st.batch_size),
+                on_epoch=_epoch_printer("rg_init", progress))
+    # keep the last epoch (the regression target is fixed; no selection on test labels)
+    last = trainer.history[-1]
+    comp = CompoundNet(base, rg)
+    result = {"final_metrics": last["metrics"], "samples": st.samples_per_epoch * st.epochs,
+              "train_seconds": sum(r["train_seconds"] for r in trainer.history), "history": trainer.history,
+              **{f"compound_{k}": v for k, v in _compound_eval(data, (8, 16))(comp).items()}}
+    atomic_write_bytes(folder / "best.safetensors", trainer.weights_bytes())
+    rd.save_job("rg_init", result)
+    return rg, result
+
+
+def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, job: str, st: StageSpec,
+              train: str, select: str, eval_sizes=(8, 16)):
+    import torch
+
+    from topoml.nets.rg import CompoundNet
+    from topoml.train.checkpoint import load_state_bytes
+    from topoml.train.trainer import Trainer, tensor_batches
+
+    seed = _seed(cfg.seed, job)
+    comp = CompoundNet(base, rg_start)
+    folder = rd.job_dir(job)
+    done = rd.job_result(job)
+    if done is not None:
+        load_state_bytes(comp, (folder / "best.safetensors").read_bytes())
+        return comp, done
+    evaluate = _compound_eval(data, eval_sizes)
+    initial = evaluate(comp)
+    trainer = Trainer(comp, _train_config(st, seed), folder, evaluate=evaluate, select=select,
+                      train_mode_modules=_train_mode_rg)
+    x, y = data[train]
+    torch.manual_seed(seed)
+    trainer.fit(tensor_batches(x, y, st.batch_size, seed), on_epoch=_epoch_printer(job, progress))
+    best_8 = max(trainer.history, key=lambda r: (r["metrics"].get("acc8", 0), -r["epoch"]))["epoch"]
+    best = trainer.load_best()
+    result = {"initial": initial, "best_epoch": best, "best_epoch_by_acc8": best_8,
+              "selected": trainer.history[best]["metrics"], "at_best_acc8": trainer.history[best_8]["metrics"],
+              "final": trainer.history[-1]["metrics"], "select": select, "train_samples": len(y),
+              "epochs": st.epochs, "train_seconds": sum(r["train_seconds"] for r in trainer.history),
+              "history": trainer.history}
+    if "test32" in data:
+        result["selected"]["acc32"] = _accuracy(comp, data, "test32")
+        result["n_test32"] = len(data["test32"][1])
+    rd.save_job(job, result)
+    return comp, result
+
+
+# --------------------------------------------------------------------------------------- figures
+def _fig_phase_diagrams(cfg, rd: RunDir, base) -> dict:
+    from topoml.data.reference import find_shared_data, load_margalit2022_reference
+    from topoml.hamiltonians.pip import disordered_lattice
+    from matplotlib.figure import Figure
+
+    from topoml.plotting.phase_diagram import plot_phase_diagram
+    from topoml.train.trainer import predict_batches
+
+    folder = find_shared_data("margalit2022")
+    if folder is None:
+        return {"skipped": "reference data not found (../shared/data/margalit2022 or $TOPOML_SHARED_DATA)"}
+    out, s = {}, cfg.phase_diagram_stride
+    for k in (1, 2, 3):
+        ref = load_margalit2022_reference(folder / f"data_{k}.mat")
+        mu, tm = ref.mu_bar[::s], ref.t_minus_bar[::s]
+        x = disordered_lattice(mu[:, None], tm[None, :], 0.15, ref.disorder).astype(np.float32)
+        pred = predict_batches(base, x.reshape(-1, 4, 4, 3), batch_size=8192).reshape(len(mu), len(tm))
+        label = ref.label[::s, ::s]
+        out[f"data_{k}"] = {"agreement": float(np.mean(np.rint(pred) == label)), "points": int(label.size)}
+        fig = Figure(figsize=(9.5, 3.8))
+        axes = fig.subplots(1, 2)
+        plot_phase_diagram(label, mu, tm, ax=axes[0], title=f"Bott (reference data_{k})")
+        plot_phase_diagram(np.rint(pred).astype(int), mu, tm, ax=axes[1],
+                           title=f"base network ({100 * out[f'data_{k}']['agreement']:.2f} % agree)")
+        out[f"data_{k}"]["figure"] = rd.savefig(fig, f"fig2_phase_diagram_{k}")
+    return out
+
+
+def _fig_epochs(rd: RunDir, results: dict) -> str:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.6))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, job, title in zip(axes, ("rg", "rg_scratch"), ("decimation init", "random init")):
+        r = results.get(job)
+        if not r:
+            continue
+        ep = [-1] + [h["epoch"] for h in r["history"]]
+        for n, c in ((8, "C0"), (16, "C1")):
+            acc = [r["initial"].get(f"acc{n}", np.nan)] + [h["metrics"].get(f"acc{n}", np.nan) for h in r["history"]]
+            ax.plot(np.array(ep) + 1, 100 * np.array(acc), "o-", color=c, label=f"{n}×{n}")
+        ax.axvline(r["best_epoch"] + 1, color="gray", ls=":", label="selected")
+        ax.set_xlabel("epoch (0 = initialization)")
+        ax.set_title(f"RG network, {title}")
+        ax.legend()
+    axes[0].set_ylabel("accuracy (%)")
+    return rd.savefig(fig, "fig3_accuracy_per_epoch")
+
+
+def _fig_flow(cfg, rd: RunDir, rg) -> dict:
+    """Fig. 7: clean lattices of size ``flow_size`` through repeated RG steps, in the (μ̄/2, t̄₋) plane."""
+    import torch
+    from matplotlib.figure import Figure
+
+    n = cfg.flow_size
+    steps = int(math.log2(n // 4))
+    mus = np.linspace(-3.5, 3.5, 8)
+    tms = np.linspace(-1.75, 1.75, 8)
+    starts = np.array([(m, t) for m in mus for t in tms])
+    x = np.zeros((len(starts), n, n, 3), np.float32)
+    x[..., 0] = starts[:, 0, None, None]
+    x[..., 1] = starts[:, 1, None, None]
+    x[..., 2] = 0.15
+    traj = [np.c_[starts, np.full(len(starts), 0.15)]]
+    h = torch.from_numpy(x)
+    with torch.no_grad():
+        rg.eval()
+        for _ in range(steps):
+            h = rg(h)
+            traj.append(h.mean(dim=(1, 2)).double().numpy())
+    traj = np.stack(traj, 1)  # (points, steps+1, 3)
+    fig = Figure(figsize=(5.5, 4.2))
+    ax = fig.subplots()
+    for p in traj:
+        ax.plot(p[:, 0] / 2, p[:, 1], "-", color="0.6", lw=0.8)
+        ax.plot(p[-1, 0] / 2, p[-1, 1], "o", ms=3, color="C3")
+        ax.plot(p[0, 0] / 2, p[0, 1], ".", ms=3, color="C0")
+    for s in (-1, 1):
+        ax.axvline(s, color="k", lw=0.6)
+        ax.plot([-2, 2], [s * -2, s * 2], "k", lw=0.6)
+    ax.set_xlim(-2.2, 2.2)
+    ax.set_ylim(-2.2, 2.2)
+    ax.set_xlabel("μ̄/2")
+    ax.set_ylabel("t̄₋")
+    ax.set_title(f"RG flow of clean {n}×{n} lattices ({steps} steps; blue start, red end)")
+    drift = np.abs(traj[:, -1, :2] - traj[:, 0, :2]).mean(axis=0)
+    spread = float(np.max(np.std(h.numpy(), axis=(1, 2))))
+    return {"figure": rd.savefig(fig, "fig7_rg_flow"), "steps": steps,
+            "mean_abs_drift_mu_tminus": drift.tolist(), "max_site_std_after": spread}
+
+
+def _fig_impurity(rd: RunDir, rg) -> dict:
+    """Fig. 8: a single impurity δμ at site (4, 6) of a clean 8×8 lattice (μ₀ = 0.5, t₋ = 1, Δ = 0.15)."""
+    import torch
+    from matplotlib.figure import Figure
+
+    dmus = [0.0, 1.0, 2.0, 4.0]
+    x = np.zeros((len(dmus), 8, 8, 3), np.float32)
+    x[..., 0], x[..., 1], x[..., 2] = 0.5, 1.0, 0.15
+    for i, d in enumerate(dmus):
+        x[i, 4, 6, 0] += d
+    with torch.no_grad():
+        rg.eval()
+        y = rg(torch.from_numpy(x)).numpy()
+    fig = Figure(figsize=(3 * len(dmus), 3))
+    axes = fig.subplots(1, len(dmus))
+    for ax, d, yi in zip(axes, dmus, y):
+        im = ax.imshow(yi[..., 0].T - 0.5, origin="lower", cmap="RdBu_r", vmin=-0.6, vmax=0.6)
+        ax.set_title(f"δμ = {d}: μ' − μ₀")
+        ax.set_xlabel("i (x)")
+    fig.colorbar(im, ax=axes.tolist(), shrink=0.8)
+    block = (2, 3)  # the coarse site containing (4, 6)
+    dev = [float(np.abs(yi[..., 0] - y[0][..., 0]).max()) for yi in y]
+    local = [float(yi[block + (0,)] - y[0][block + (0,)]) for yi in y]
+    return {"figure": rd.savefig(fig, "fig8_impurity"), "delta_mu": dmus, "max_change_mu": dev,
+            "change_at_parent_site": local, "clean_output_mean": y[0].mean(axis=(0, 1)).tolist()}
+
+
+def _fig_runtime(rd: RunDir, rows: list[dict]) -> str:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.6))
+    ax = fig.subplots()
+    ns = [r["N"] for r in rows]
+    ax.loglog(ns, [r["network_s"] for r in rows], "o-", label="base ∘ RG^k (network)")
+    nb = [r["N"] for r in rows if "bott_s" in r]
+    ax.loglog(nb, [r["bott_s"] for r in rows if "bott_s" in r], "s-", label="Bott index")
+    ax.set_xlabel("lattice size N")
+    ax.set_ylabel("seconds per lattice (1 thread)")
+    ax.legend()
+    return rd.savefig(fig, "fig1b_runtime")
+
+
+# --------------------------------------------------------------------------------------- driver
+def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict:
+    """Run (or resume) the reproduction into ``out``; returns the summary (also ``summary.json``)."""
+    import torch
+
+    from topoml.nets.registry import count_parameters
+    from topoml.train.checkpoint import model_bytes
+
+    out = Path(out)
+    rd = RunDir(out, cfg.model_dump(), seed=cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    t_start = time.time()
+    data = _Data(cfg, out, progress)
+    results: dict = {"datasets": {k: v.n_samples for k, v in cfg.data.items() if v.n_samples}}
+
+    _log("stage base", progress)
+    base, results["base"] = _stage_base(cfg, rd, data, progress)
+    base = _frozen(base)
+    _log(f"base: 4x4 accuracy {results['base']['acc4']:.4f}", progress)
+    results["decimation"] = _stage_decimation(cfg, rd, base, data)
+    _log(f"decimation + base: {results['decimation']}", progress)
+    rg0, results["rg_init"] = _stage_rg_init(cfg, rd, base, data, progress)
+    import copy
+
+    comp, results["rg"] = _stage_rg(cfg, rd, base, copy.deepcopy(rg0), data, progress, job="rg", st=cfg.rg,
+                                    train="train8", select="acc16")
+    _log(f"rg (decimation init): {results['rg']['selected']}", progress)
+    torch.manual_seed(_seed(cfg.seed, "rg_scratch_init"))
+    _, _, RGNet = _nets(cfg)
+    scratch = RGNet(**_net_kwargs(cfg.rg_net, "rg"))
+    _, results["rg_scratch"] = _stage_rg(cfg, rd, base, scratch, data, progress, job="rg_scratch",
+                                         st=cfg.rg_scratch, train="train8", select="acc8")
+    _log(f"rg (random init): {results['rg_scratch']['selected']}", progress)
+    if cfg.tied.epochs > 0 and "train16" in data:
+        _, results["tied"] = _stage_rg(cfg, rd, base, copy.deepcopy(comp.rg), data, progress, job="tied",
+                                       st=cfg.tied, train="train16", select="acc16", eval_sizes=(8, 16, 32))
+        _log(f"tied 16x16 stage: {results['tied']['selected']}", progress)
+
+    # the shipped-style model: base + selected RG, with its accuracies
+    spec = {"base": _net_kwargs(cfg.base_net, "base"), "rg": _net_kwargs(cfg.rg_net, "rg")}
+    meta = {"accuracy": {"4": results["base"]["acc4"], **{k[3:]: v for k, v in results["rg"]["selected"].items()}},
+            "source": "topoml reproduce margalit2022", "profile": cfg.profile,
+            "train_samples": {"4x4": cfg.data["train4"].n_samples, "8x8": cfg.data["train8"].n_samples}}
+    rd.write_bytes("model.safetensors", model_bytes(comp, "margalit2022.chern", spec, meta))
+    results["parameters"] = {"base": count_parameters(_nets(cfg)[0](**_net_kwargs(cfg.base_net, "base"))),
+                             "rg": count_parameters(comp.rg)}
+
+    _log("figures", progress)
+    figs = {"phase_diagrams": _fig_phase_diagrams(cfg, rd, base), "accuracy_per_epoch": _fig_epochs(rd, results),
+            "rg_flow": _fig_flow(cfg, rd, comp.rg), "impurity": _fig_impurity(rd, comp.rg)}
+    torch.set_num_threads(1)
+    from topoml.evaluate.timing import runtime_table
+
+    rows = runtime_table(comp, cfg.runtime_sizes, cfg.runtime_bott_max)
+    torch.set_num_threads(cfg.threads)
+    figs["runtime"] = {"rows": rows, "figure": _fig_runtime(rd, rows)}
+    results["figures"] = figs
+    results["wall_seconds_last_session"] = time.time() - t_start
+    rd.write_json("summary.json", results)
+    rd.write_text("report.md", report(cfg, results))
+    return results
+
+
+def _pct(v) -> str:
+    return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f} %"
+
+
+def _binom(p: float, n: int) -> str:
+    return f"{_pct(p)} ± {100 * math.sqrt(max(p * (1 - p), 1.0 / n) / n):.1f}"
+
+
+def format_table(summary: dict) -> str:
+    """The paper-vs-ours table (markdown)."""
+    r = summary
+    d, rg, sc = r["decimation"], r["rg"], r["rg_scratch"]
+    rows = [
+        ("base, 4×4", f"{PAPER['base4']:.2f} %", _pct(r["base"]["acc4"])),
+        ("decimation + base, 8×8 / 16×16", f"{PAPER['decimation'][8]:.2f} / {PAPER['decimation'][16]:.2f} %",
+         f"{_pct(d.get('acc8'))} / {_pct(d.get('acc16'))}"),
+        ("RG without decimation init, 8×8 / 16×16", f"{PAPER['rg_scratch'][8]:.2f} / {PAPER['rg_scratch'][16]:.2f} %",
+         f"{_pct(sc['selected'].get('acc8'))} / {_pct(sc['selected'].get('acc16'))}"),
+        ("RG with decimation init, 8×8 / 16×16", f"{PAPER['rg'][8]:.2f} / {PAPER['rg'][16]:.2f} %",
+         f"{_pct(rg['selected'].get('acc8'))} / {_pct(rg['selected'].get('acc16'))}"),
+    ]
+    if "acc32" in rg["selected"]:
+        rows.append(("RG with decimation init, 32×32 (not in the paper)", "—",
+                     _binom(rg["selected"]["acc32"], rg.get("n_test32", 1)) + f" (n = {rg.get('n_test32')})"))
+    if "tied" in r:
+        t = r["tied"]["selected"]
+        rows.append(("+ tied 16×16 stage, 8×8 / 16×16 / 32×32", "(proposed, not done)",
+                     f"{_pct(t.get('acc8'))} / {_pct(t.get('acc16'))} / {_pct(t.get('acc32'))}"))
+    lines = ["| | paper | ours |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def report(cfg: Margalit2022Config, r: dict) -> str:
+    """The markdown report of a finished run."""
+    b, ri, rg, sc = r["base"], r["rg_init"], r["rg"], r["rg_scratch"]
+    hours = (b["train_seconds"] + ri["train_seconds"] + rg["train_seconds"] + sc["train_seconds"]
+             + r.get("tied", {}).get("train_seconds", 0)) / 3600
+    n_train = cfg.data["train4"].n_samples + cfg.data["train8"].n_samples + (
+        cfg.data["train16"].n_samples if "tied" in r else 0)
+    f = r["figures"]
+    lines = [
+        "# margalit2022 — RG networks for Chern numbers of disordered p+ip lattices",
+        "",
+        f"Profile `{cfg.profile}`. Networks: base width {cfg.base_net.width}, depth {cfg.base_net.depth}, "
+        f"{cfg.base_net.padding} padding ({r['parameters']['base']:,} parameters; the paper: width 256, 4.7 M); "
+        f"RG width {cfg.rg_net.width}/{cfg.rg_net.inner_width or cfg.rg_net.width}, {cfg.rg_net.padding} padding "
+        f"({r['parameters']['rg']:,} parameters; the paper: 256/512, about 18 M).",
+        f"Training data: {n_train:,} Bott-labelled lattices ({100 * n_train / 1.6e8:.2f} % of the paper's "
+        f"1e8 + 5e7 + (init) 5e7 = 1.6e8) plus {ri['samples']:,} random lattices for the decimation pre-training; "
+        f"training time {hours:.2f} CPU-thread-hours ×{cfg.threads} threads (epochs' wall time summed).",
+        "Accuracy = fraction of uniform test lattices with round(output) = Bott label; test sets: "
+        + ", ".join(f"{k} {v:,}" for k, v in r["datasets"].items() if k.startswith("test")) + ".",
+        "",
+        format_table(r),
+        "",
+        "## Stages",
+        "",
+        f"* base: {cfg.base.optimizer}, lr {cfg.base.lr}, batch {cfg.base.batch_size}, {cfg.base.schedule} schedule, "
+        f"{cfg.base.epochs} epochs over {b['train_samples']:,} boundary-biased 4×4 lattices; best epoch "
+        f"{b['best_epoch']} by 4×4 test accuracy.",
+        f"* decimation pre-training: {ri['samples']:,} lattices uniform in [−{cfg.init_range}, {cfg.init_range}]; "
+        f"RMS distance from 2×2 average pooling on held-out 8×8 / 16×16 inputs "
+        f"{ri['final_metrics']['rms8']:.3f} / {ri['final_metrics']['rms16']:.3f}; base ∘ RG_init accuracy "
+        f"8×8 {_pct(ri.get('compound_acc8'))}, 16×16 {_pct(ri.get('compound_acc16'))}.",
+        f"* RG with decimation init: {cfg.rg.optimizer}, lr {cfg.rg.lr}, batch {cfg.rg.batch_size}, {cfg.rg.epochs} epochs "
+        f"over {rg['train_samples']:,} 8×8 lattices; selected epoch {rg['best_epoch']} (best 16×16 accuracy, "
+        f"the paper's early stop); at the best 8×8 epoch ({rg['best_epoch_by_acc8']}): {rg['at_best_acc8']}; "
+        f"final epoch: {rg['final']}.",
+        f"* RG from random init: selected epoch {sc['best_epoch']} by 8×8 accuracy; final epoch: {sc['final']}.",
+    ]
+    if "tied" in r:
+        t = r["tied"]
+        lines.append(f"* tied 16×16 stage (two copies of one RG network, the paper's proposed next step): "
+                     f"{cfg.tied.epochs} epochs over {t['train_samples']:,} 16×16 lattices from the selected RG; "
+                     f"before: {t['initial']}; selected epoch {t['best_epoch']}: {t['selected']}.")
+    lines += ["", "## Figures", ""]
+    pd = f["phase_diagrams"]
+    if "skipped" in pd:
+        lines.append(f"* Fig. 2 (phase diagrams): skipped — {pd['skipped']}.")
+    else:
+        for k, v in pd.items():
+            lines.append(f"* Fig. 2, reference disorder `{k}`: base network agrees with the Bott labels on "
+                         f"{_pct(v['agreement'])} of {v['points']:,} grid points — ![]({v['figure']})")
+    lines.append(f"* Fig. 3, accuracy per epoch: ![]({f['accuracy_per_epoch']})")
+    fl = f["rg_flow"]
+    lines.append(f"* Fig. 7, RG flow of clean {cfg.flow_size}×{cfg.flow_size} lattices ({fl['steps']} steps): mean |drift| of "
+                 f"(μ̄, t̄₋) {np.round(fl['mean_abs_drift_mu_tminus'], 3).tolist()}; largest site-to-site std after the "
+                 f"flow {fl['max_site_std_after']:.3f} — ![]({fl['figure']})")
+    im = f["impurity"]
+    lines.append(f"* Fig. 8, single impurity δμ ∈ {im['delta_mu']} at site (4, 6) of a clean 8×8 lattice: change of μ' at "
+                 f"the parent coarse site (2, 3) {np.round(im['change_at_parent_site'], 3).tolist()}, largest change anywhere "
+                 f"{np.round(im['max_change_mu'], 3).tolist()} — ![]({im['figure']})")
+    lines += ["", "## Runtime (Fig. 1b; one thread, seconds per lattice)", "",
+              "| N | network | Bott | Bott / network |", "|---|---|---|---|"]
+    for row in f["runtime"]["rows"]:
+        lines.append(f"| {row['N']} | {row['network_s']:.2e} | "
+                     + (f"{row['bott_s']:.2e} | {row['speedup']:.0f}× |" if "bott_s" in row else "not run (too slow) | — |"))
+    lines += ["", f"![]({f['runtime']['figure']})", ""]
+    return "\n".join(lines) + "\n"

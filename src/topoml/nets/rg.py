@@ -1,0 +1,254 @@
+"""Networks of margalit2022 (PRB 105, 205139): the base ResNet, the RG network, and their compound.
+
+All networks take lattices in the project's layout: float32 tensors of shape ``(batch, N, N, 3)``
+with channels ``(mu, t_minus, delta)`` (units of ``t₊ = 1``; axis 1 is x, axis 2 is y, see
+``docs/conventions-margalit2022.md``). A single lattice of shape ``(N, N, 3)`` is accepted too.
+
+* :class:`BaseNet` — 4×4 lattice → Chern number (a real number; the label is its nearest integer).
+  The authors' network (App. A): 9 convolutions of 3×3 kernels with ReLU, residual connections around
+  the pairs (2, 3), (4, 5), (6, 7), (8, 9), zero ("same") padding, global max pool over the lattice,
+  one linear output. ``width=256`` gives the paper's 4.7 M parameters. Being convolutional with a
+  global pool it accepts any ``N``, but it was trained (and is meaningful) at ``N = 4``.
+* :class:`RGNet` — ``2N × 2N × 3 → N × N × 3`` (App. B): periodic padding before every 3×3
+  convolution; the first convolution has stride 2; residual pairs; a final 1×1 convolution to 3
+  linear channels. Convolutional, so the same weights map 32→16→8→4.
+* :func:`decimation` — 2×2 average pooling, the baseline RG map and the RG network's initialization
+  target.
+* :class:`CompoundNet` — ``base ∘ RG^k``: ``k = log2(N/4)`` applications of one RG network, then the
+  base network. Accepts every ``N = 4·2^k``.
+
+Only ``torch.nn`` modules live here: no I/O and no training (see ``topoml.train`` and
+``topoml.experiments.margalit2022``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from topoml.errors import ConfigError, ShapeError
+
+__all__ = [
+    "BaseNet",
+    "RGNet",
+    "CompoundNet",
+    "Decimation",
+    "decimation",
+    "rg_steps",
+    "check_lattice_batch",
+    "chern_net",
+]
+
+Padding = Literal["zero", "periodic"]
+
+
+def rg_steps(n: int, base_size: int = 4) -> int:
+    """Number ``k`` of RG steps that reduce an ``n × n`` lattice to ``base_size`` (``n = base_size·2^k``).
+
+    Raises
+    ------
+    ShapeError
+        ``n`` is not ``base_size`` times a power of two.
+    """
+    if n < base_size or n % base_size or (n // base_size) & (n // base_size - 1):
+        raise ShapeError(f"lattice size {n} is not {base_size}·2^k (4, 8, 16, 32, ...)")
+    return int(math.log2(n // base_size))
+
+
+def check_lattice_batch(x: torch.Tensor) -> torch.Tensor:
+    """Validate and return a batch of shape ``(batch, N, N, 3)`` (a single ``(N, N, 3)`` gets a batch axis).
+
+    Raises
+    ------
+    ShapeError
+        Not 3 or 4 dimensional, not square, or not 3 channels.
+    """
+    if x.dim() == 3:
+        x = x.unsqueeze(0)
+    if x.dim() != 4 or x.shape[-1] != 3 or x.shape[1] != x.shape[2]:
+        raise ShapeError(f"need lattices of shape (batch, N, N, 3) or (N, N, 3), got {tuple(x.shape)}")
+    return x
+
+
+class _Conv(nn.Module):
+    """A 3×3 convolution with zero or periodic (circular) padding of one site."""
+
+    def __init__(self, c_in: int, c_out: int, padding: Padding, stride: int = 1):
+        super().__init__()
+        if padding not in ("zero", "periodic"):
+            raise ConfigError(f"padding must be 'zero' or 'periodic', got {padding!r}")
+        self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1,
+                              padding_mode="circular" if padding == "periodic" else "zeros")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class _ResidualPair(nn.Module):
+    """``relu(x + conv_b(relu(conv_a(x))))``: the skip connection around a pair of layers."""
+
+    def __init__(self, c_in: int, c_out: int, padding: Padding):
+        super().__init__()
+        self.a = _Conv(c_in, c_out, padding)
+        self.b = _Conv(c_out, c_out, padding)
+        self.project = nn.Conv2d(c_in, c_out, 1, bias=False) if c_in != c_out else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = x if self.project is None else self.project(x)
+        return F.relu(skip + self.b(F.relu(self.a(x))))
+
+
+def _check_depth(depth: int) -> int:
+    if depth < 1 or depth % 2 == 0:
+        raise ConfigError(f"depth must be odd and >= 1 (a first layer plus residual pairs), got {depth}")
+    return depth
+
+
+def _check_width(width: int, name: str = "width") -> int:
+    if width < 1:
+        raise ConfigError(f"{name} must be >= 1, got {width}")
+    return width
+
+
+class BaseNet(nn.Module):
+    """The base network: Chern number of a (4×4) lattice, margalit2022 App. A.
+
+    Parameters
+    ----------
+    width : int, default 256
+        Kernels per convolution (the paper: 256, 4.7 M parameters).
+    depth : int, default 9
+        Number of 3×3 convolutions: one first layer plus ``(depth − 1)/2`` residual pairs (odd).
+    padding : {"zero", "periodic"}, default "zero"
+        The paper's base network uses zero padding.
+
+    Input ``(batch, N, N, 3)`` float32 → output ``(batch,)`` float32 (the Chern number as a real
+    number; the label is the nearest integer).
+    """
+
+    def __init__(self, width: int = 256, depth: int = 9, padding: Padding = "zero"):
+        super().__init__()
+        _check_width(width)
+        _check_depth(depth)
+        self.config = {"width": width, "depth": depth, "padding": padding}
+        self.first = _Conv(3, width, padding)
+        self.pairs = nn.Sequential(*[_ResidualPair(width, width, padding) for _ in range((depth - 1) // 2)])
+        self.out = nn.Linear(width, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = check_lattice_batch(x).permute(0, 3, 1, 2)
+        h = self.pairs(F.relu(self.first(h)))
+        return self.out(torch.amax(h, dim=(2, 3))).squeeze(-1)
+
+
+class RGNet(nn.Module):
+    """The RG network: ``(batch, 2N, 2N, 3) → (batch, N, N, 3)``, margalit2022 App. B.
+
+    Parameters
+    ----------
+    width : int, default 256
+        Kernels of the first (stride-2) convolution.
+    inner_width : int, optional
+        Kernels of the later convolutions (the paper: 512, about 18 M parameters); default ``width``.
+    depth : int, default 9
+        3×3 convolutions: the stride-2 layer plus ``(depth − 1)/2`` residual pairs (odd). A 1×1
+        projection carries the skip of the first pair when ``inner_width != width``.
+    padding : {"periodic", "zero"}, default "periodic"
+        Padding of every 3×3 convolution (the paper: periodic, the lattice's boundary condition).
+
+    The output is linear (a final 1×1 convolution to the three channels ``mu, t_minus, delta``).
+    Raises :class:`~topoml.errors.ShapeError` for odd lattice sizes.
+    """
+
+    def __init__(self, width: int = 256, inner_width: int | None = None, depth: int = 9,
+                 padding: Padding = "periodic"):
+        super().__init__()
+        inner = width if inner_width is None else inner_width
+        _check_width(width)
+        _check_width(inner, "inner_width")
+        _check_depth(depth)
+        self.config = {"width": width, "inner_width": inner, "depth": depth, "padding": padding}
+        self.first = _Conv(3, width, padding, stride=2)
+        n_pairs = (depth - 1) // 2
+        self.pairs = nn.Sequential(*[_ResidualPair(width if i == 0 else inner, inner, padding) for i in range(n_pairs)])
+        self.out = nn.Conv2d(inner if n_pairs else width, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_lattice_batch(x)
+        if x.shape[1] % 2:
+            raise ShapeError(f"the RG network halves the lattice: size must be even, got {x.shape[1]}")
+        h = self.pairs(F.relu(self.first(x.permute(0, 3, 1, 2))))
+        return self.out(h).permute(0, 2, 3, 1)
+
+
+def decimation(x: torch.Tensor) -> torch.Tensor:
+    """2×2 average pooling of lattices: ``(batch, 2N, 2N, 3) → (batch, N, N, 3)`` (the block average).
+
+    Site ``(i, j)`` of the output averages sites ``(2i..2i+1, 2j..2j+1)`` of the input, per channel.
+    """
+    x = check_lattice_batch(x)
+    if x.shape[1] % 2:
+        raise ShapeError(f"decimation halves the lattice: size must be even, got {x.shape[1]}")
+    return F.avg_pool2d(x.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
+
+
+class Decimation(nn.Module):
+    """:func:`decimation` as a parameter-free module (the baseline RG map)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return decimation(x)
+
+
+class CompoundNet(nn.Module):
+    """``base ∘ RG^k``: the Chern number of an ``N × N`` lattice, ``N = base_size·2^k``.
+
+    Parameters
+    ----------
+    base : nn.Module
+        Maps ``(batch, base_size, base_size, 3)`` to ``(batch,)``.
+    rg : nn.Module
+        Maps ``(batch, 2M, 2M, 3)`` to ``(batch, M, M, 3)`` (an :class:`RGNet` or :class:`Decimation`);
+        the same module is applied ``k`` times.
+    base_size : int, default 4
+    freeze_base : bool, default True
+        Base parameters get ``requires_grad=False`` (the paper trains the RG network only); the base
+        is kept in eval mode.
+
+    Raises :class:`~topoml.errors.ShapeError` for sizes that are not ``base_size·2^k``.
+    """
+
+    def __init__(self, base: nn.Module, rg: nn.Module, base_size: int = 4, freeze_base: bool = True):
+        super().__init__()
+        self.base, self.rg, self.base_size = base, rg, base_size
+        if freeze_base:
+            for p in self.base.parameters():
+                p.requires_grad_(False)
+
+    def coarse_grain(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """Apply the RG map ``steps`` times (default: down to ``base_size``); returns the coarse lattices."""
+        x = check_lattice_batch(x)
+        k = rg_steps(x.shape[1], self.base_size) if steps is None else steps
+        for _ in range(k):
+            x = self.rg(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(self.coarse_grain(x))
+
+
+def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int = 4) -> CompoundNet:
+    """Build ``base ∘ RG^k`` from keyword dicts (the form stored with saved weights).
+
+    Parameters
+    ----------
+    base : dict, optional
+        Keyword arguments of :class:`BaseNet` (default: the paper's).
+    rg : dict, optional
+        Keyword arguments of :class:`RGNet`; ``None`` uses :class:`Decimation` (the baseline).
+    base_size : int, default 4
+    """
+    return CompoundNet(BaseNet(**(base or {})), Decimation() if rg is None else RGNet(**rg), base_size=base_size)

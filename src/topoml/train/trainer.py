@@ -1,0 +1,329 @@
+"""Resumable epoch-based training with a checkpoint after every epoch and model selection.
+
+Used by the margalit2022 reproduction and by ``topoml train``. A :class:`Trainer` trains one network
+on batches from a *batch source* (a function ``epoch -> iterable of (x, y)``: in-memory tensors with a
+seeded per-epoch permutation, :func:`tensor_batches`, or lattices drawn on the fly, e.g. for the
+decimation pre-training), with one loss, one optimizer (SGD with Nesterov momentum as in
+margalit2022, or Adam) and an optional cosine learning-rate schedule.
+
+Checkpoints (in ``folder``): ``epoch-NNNN.safetensors`` holds the network weights *and* the optimizer
+state (flattened tensors; the hyper-parameters as JSON metadata), written atomically; then
+``history.json`` (one record per finished epoch: losses, evaluation metrics, time) is replaced
+atomically. After a kill, :meth:`Trainer.fit` reloads the last epoch recorded in ``history.json`` and
+continues with the next one: the result is identical to an uninterrupted run, because every epoch's
+batch order is a function of ``(seed, epoch)`` only. ``best.safetensors`` holds the weights of the
+epoch with the best value of ``select`` (e.g. 16×16 accuracy, margalit2022's early stop on
+generalization). No pickles are written or read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from topoml.errors import CheckpointError, ConfigError, ShapeError
+from topoml.rundir import atomic_write_bytes, atomic_write_text
+
+__all__ = [
+    "TrainConfig",
+    "Trainer",
+    "chern_loss",
+    "tensor_batches",
+    "round_accuracy",
+    "predict_batches",
+]
+
+
+def chern_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """margalit2022 Eq. (A2): ``|d| + d²`` with ``d = pred − target``, summed over all but the batch axis,
+    averaged over the batch (for scalar outputs: the plain mean)."""
+    d = pred - target
+    per = d.abs() + d * d
+    return per.reshape(per.shape[0], -1).sum(dim=1).mean() if per.dim() > 1 else per.mean()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of a :class:`Trainer`.
+
+    Attributes
+    ----------
+    epochs : int >= 1
+    batch_size : int >= 1, default 640 (margalit2022)
+    optimizer : {"sgd", "adam"}, default "sgd"
+        ``"sgd"``: SGD with Nesterov momentum ``momentum`` (the paper); ``"adam"``: Adam.
+    lr : float > 0, default 0.01 (the paper's base network; 5e-4 for the RG network)
+    momentum : float in [0, 1), default 0.9
+    schedule : {"constant", "cosine"}, default "constant"
+        Cosine decays the learning rate per step to 0 at the end of ``epochs``.
+    seed : int, default 0
+        The batch order of epoch ``e`` is a function of ``(seed, e)``.
+    """
+
+    epochs: int
+    batch_size: int = 640
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    schedule: Literal["constant", "cosine"] = "constant"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be a positive number, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ConfigError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+
+
+BatchSource = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+
+
+def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, batch_size: int,
+                   seed: int = 0) -> BatchSource:
+    """A batch source over in-memory data: epoch ``e`` visits all samples in a permutation seeded by ``(seed, e)``.
+
+    Parameters
+    ----------
+    x : array of shape (n, ...), converted to float32
+    y : array of shape (n, ...), converted to float32
+    batch_size : int
+    seed : int
+
+    Raises
+    ------
+    ShapeError
+        ``x`` and ``y`` differ in length or are empty.
+    """
+    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
+    yt = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).float()
+    if len(xt) != len(yt) or len(xt) == 0:
+        raise ShapeError(f"need x and y of the same non-zero length, got {len(xt)} and {len(yt)}")
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+        perm = torch.randperm(len(xt), generator=gen)
+        for i in range(0, len(xt), batch_size):
+            idx = perm[i : i + batch_size]
+            yield xt[idx], yt[idx]
+
+    batches.n_samples = len(xt)  # type: ignore[attr-defined]
+    return batches
+
+
+@torch.no_grad()
+def predict_batches(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``."""
+    net.eval()
+    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
+    out = [net(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
+    return torch.cat(out).double().numpy() if out else np.zeros(0)
+
+
+def round_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of samples with ``round(pred) == label`` (margalit2022's accuracy)."""
+    pred, labels = np.asarray(pred), np.asarray(labels)
+    if pred.shape != labels.shape or pred.size == 0:
+        raise ShapeError(f"need predictions and labels of the same non-empty shape, got {pred.shape}, {labels.shape}")
+    return float(np.mean(np.rint(pred) == labels))
+
+
+def _epoch_file(folder: Path, epoch: int) -> Path:
+    return folder / f"epoch-{epoch:04d}.safetensors"
+
+
+class Trainer:
+    """Train ``net`` for ``config.epochs`` epochs with per-epoch checkpoints in ``folder``.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Trained in place; only parameters with ``requires_grad`` are optimized.
+    config : TrainConfig
+    folder : path-like
+        Checkpoint folder (created). If it holds checkpoints of an earlier run with the same
+        hyper-parameters, training resumes after the last recorded epoch.
+    loss : callable(pred, target) -> scalar tensor, default :func:`chern_loss`
+    evaluate : callable(net) -> dict of floats, optional
+        Called after every epoch (metrics recorded in the history).
+    select : str, optional
+        Metric of ``evaluate`` to maximize for ``best.safetensors`` (default: minimize the training loss).
+    train_mode_modules : callable(net) -> None, optional
+        Hook run before each epoch to set train/eval modes (default ``net.train()``).
+
+    Raises
+    ------
+    CheckpointError
+        The folder holds checkpoints of a run with other hyper-parameters, or a corrupt checkpoint.
+    """
+
+    def __init__(self, net: nn.Module, config: TrainConfig, folder: str | Path, *,
+                 loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = chern_loss,
+                 evaluate: Callable[[nn.Module], dict] | None = None, select: str | None = None,
+                 train_mode_modules: Callable[[nn.Module], None] | None = None):
+        self.net, self.config, self.folder = net, config, Path(folder)
+        self.loss, self.evaluate, self.select = loss, evaluate, select
+        self.train_mode = train_mode_modules or (lambda m: m.train())
+        self.params = [p for p in net.parameters() if p.requires_grad]
+        if not self.params:
+            raise ConfigError("the network has no trainable parameters")
+        if config.optimizer == "sgd":
+            self.opt = torch.optim.SGD(self.params, lr=config.lr, momentum=config.momentum,
+                                       nesterov=config.momentum > 0)
+        else:
+            self.opt = torch.optim.Adam(self.params, lr=config.lr)
+        self.history: list[dict] = []
+
+    # -- checkpoints -------------------------------------------------------------------------------
+
+    def _meta(self) -> dict[str, str]:
+        return {"train_config": json.dumps(asdict(self.config), sort_keys=True)}
+
+    def _save(self, epoch: int) -> None:
+        tensors = {f"net.{k}": v.detach().contiguous().cpu() for k, v in self.net.state_dict().items()}
+        opt_state = self.opt.state_dict()
+        for idx, st in opt_state["state"].items():
+            for name, val in st.items():
+                t = val if isinstance(val, torch.Tensor) else torch.tensor(val)
+                tensors[f"opt.{idx}.{name}"] = t.detach().contiguous().cpu()
+        atomic_write_bytes(_epoch_file(self.folder, epoch), st_save(tensors, metadata=self._meta()))
+
+    def _load(self, epoch: int) -> None:
+        path = _epoch_file(self.folder, epoch)
+        try:
+            tensors = st_load(path.read_bytes())
+        except (OSError, SafetensorError, ValueError) as e:
+            raise CheckpointError(f"cannot read checkpoint {path}: {e}") from None
+        net_state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+        try:
+            self.net.load_state_dict(net_state, strict=True)
+        except RuntimeError as e:
+            raise CheckpointError(f"checkpoint {path} does not fit the network: {str(e).splitlines()[0]}") from None
+        state: dict[int, dict] = {}
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                _, idx, name = k.split(".", 2)
+                state.setdefault(int(idx), {})[name] = v
+        opt_state = self.opt.state_dict()
+        opt_state["state"] = state
+        self.opt.load_state_dict(opt_state)
+
+    def _resume(self) -> int:
+        """Load the last finished epoch, if any; returns the next epoch to run."""
+        hist_path = self.folder / "history.json"
+        if not hist_path.exists():
+            return 0
+        try:
+            record = json.loads(hist_path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise CheckpointError(f"corrupt training history {hist_path}: {e}") from None
+        # A constant-rate run may be extended (more epochs); anything else must match exactly.
+        ignore = {"epochs"} if self.config.schedule == "constant" else set()
+        old = {k: v for k, v in record.get("train_config", {}).items() if k not in ignore}
+        if old != {k: v for k, v in asdict(self.config).items() if k not in ignore}:
+            raise CheckpointError(f"{self.folder} holds a training run with other hyper-parameters; "
+                                  "use another folder or delete it")
+        self.history = record["epochs"]
+        if not self.history:
+            return 0
+        self._load(self.history[-1]["epoch"])
+        return self.history[-1]["epoch"] + 1
+
+    def _write_history(self) -> None:
+        record = {"train_config": asdict(self.config), "select": self.select, "best_epoch": self.best_epoch(),
+                  "epochs": self.history}
+        atomic_write_text(self.folder / "history.json", json.dumps(record, indent=1))
+
+    def best_epoch(self) -> int | None:
+        """The finished epoch with the best ``select`` metric (or the lowest training loss)."""
+        if not self.history:
+            return None
+        if self.select is None:
+            return min(self.history, key=lambda r: r["train_loss"])["epoch"]
+        return max(self.history, key=lambda r: (r["metrics"].get(self.select, -math.inf), -r["epoch"]))["epoch"]
+
+    # -- training ----------------------------------------------------------------------------------
+
+    def _lr(self, step: int, total: int) -> float:
+        if self.config.schedule == "cosine":
+            return 0.5 * self.config.lr * (1 + math.cos(math.pi * step / total))
+        return self.config.lr
+
+    def fit(self, batches: BatchSource, *, steps_per_epoch: int | None = None,
+            on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+        """Train (or finish training) and return the history: one dict per epoch.
+
+        Parameters
+        ----------
+        batches : callable(epoch) -> iterable of (x, target)
+        steps_per_epoch : int, optional
+            Needed for the cosine schedule when ``batches`` has no ``n_samples`` attribute.
+        on_epoch : callable(record), optional
+            Called after every epoch with its record (progress output).
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        start = self._resume()
+        if steps_per_epoch is None:
+            n = getattr(batches, "n_samples", None)
+            steps_per_epoch = math.ceil(n / self.config.batch_size) if n else 1
+        total = steps_per_epoch * self.config.epochs
+        for epoch in range(start, self.config.epochs):
+            t0 = time.perf_counter()
+            self.train_mode(self.net)
+            running, count, step = 0.0, 0, epoch * steps_per_epoch
+            for xb, yb in batches(epoch):
+                for g in self.opt.param_groups:
+                    g["lr"] = self._lr(step, total)
+                self.opt.zero_grad(set_to_none=True)
+                loss = self.loss(self.net(xb), yb)
+                if not torch.isfinite(loss):
+                    raise CheckpointError(f"training diverged at epoch {epoch} (loss {loss.item()}); "
+                                          "lower the learning rate")
+                loss.backward()
+                self.opt.step()
+                running += loss.item() * len(xb)
+                count += len(xb)
+                step += 1
+            train_seconds = time.perf_counter() - t0
+            metrics = self.evaluate(self.net) if self.evaluate is not None else {}
+            record = {"epoch": epoch, "train_loss": running / max(count, 1), "samples": count,
+                      "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "metrics": metrics}
+            self._save(epoch)
+            self.history.append(record)
+            if self.best_epoch() == epoch:
+                atomic_write_bytes(self.folder / "best.safetensors", self.weights_bytes())
+            self._write_history()
+            if on_epoch is not None:
+                on_epoch(record)
+        return self.history
+
+    def weights_bytes(self) -> bytes:
+        """The network's current weights as safetensors bytes (loadable by :func:`topoml.train.checkpoint.load_weights`)."""
+        state = {k: v.detach().contiguous().cpu() for k, v in self.net.state_dict().items()}
+        return st_save(state)
+
+    def load_best(self) -> int | None:
+        """Load ``best.safetensors`` into the network; returns the best epoch (None if nothing trained)."""
+        from topoml.train.checkpoint import load_weights
+
+        best = self.best_epoch()
+        if best is not None:
+            load_weights(self.net, self.folder / "best.safetensors")
+        return best

@@ -1,0 +1,1 @@
+"""Pretrained weights shipped with topoml (safetensors; see README for their accuracy)."""

@@ -1,0 +1,155 @@
+"""End-to-end: `topoml reproduce margalit2022 --quick`, and the train / evaluate / predict commands."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from topoml.cli import main
+from topoml.errors import ConfigError
+from topoml.experiments.margalit2022 import format_table, load_config
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "mq"
+    proc = subprocess.run(
+        [sys.executable, "-m", "topoml", "reproduce", "margalit2022", "--quick", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_quick_profile_writes_run_directory(quick_run):
+    out, proc = quick_run
+    assert "99.02" in proc.stdout and "RG with decimation init" in proc.stdout
+    for f in ("config.json", "environment.json", "summary.json", "report.md", "model.safetensors"):
+        assert (out / f).is_file(), f
+    for fig in ("fig1b_runtime", "fig3_accuracy_per_epoch", "fig7_rg_flow", "fig8_impurity"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 1000, fig
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("base", "decimation", "rg_init", "rg", "rg_scratch", "tied"):
+        assert key in s, key
+    assert 0 <= s["base"]["acc4"] <= 1 and 0 <= s["rg"]["selected"]["acc16"] <= 1
+    # every epoch of every stage has a checkpoint; the selected epoch is the best 16x16 one
+    hist = s["rg"]["history"]
+    assert s["rg"]["best_epoch"] == max(hist, key=lambda r: (r["metrics"]["acc16"], -r["epoch"]))["epoch"]
+    assert len(list((out / "jobs" / "rg").glob("epoch-*.safetensors"))) == len(hist)
+    rows = {r["N"]: r for r in s["figures"]["runtime"]["rows"]}
+    assert rows[4]["speedup"] > 0 and "bott_s" not in rows[32]
+    report = (out / "report.md").read_text()
+    assert format_table(s) in report and "Fig. 7" in report
+    env = json.loads((out / "environment.json").read_text())
+    assert env["seed"] == 7 and "git_hash" in env
+
+
+def test_rerun_resumes_without_retraining(quick_run):
+    out, _ = quick_run
+    before = {p: p.stat().st_mtime_ns for p in (out / "jobs").glob("*/epoch-*.safetensors")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "topoml", "reproduce", "margalit2022", "--quick", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert before == {p: p.stat().st_mtime_ns for p in (out / "jobs").glob("*/epoch-*.safetensors")}
+
+
+def test_config_errors():
+    with pytest.raises(ConfigError, match="unknown config key"):
+        load_config("quick", {"epochs": 3})
+    with pytest.raises(ConfigError, match="lattice_size must be 8"):
+        load_config("quick", {"data": {**load_config("quick").model_dump()["data"],
+                                       "train8": {"lattice_size": 6, "averages": "uniform", "n_samples": 5, "seed": 1}}})
+    with pytest.raises(ConfigError, match="unknown profile"):
+        load_config("huge")
+
+
+def _run_cli(argv, capsys):
+    rc = main(argv)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_predict_and_evaluate(quick_run, tmp_path, capsys):
+    out, _ = quick_run
+    model = str(out / "model.safetensors")
+    x = np.zeros((3, 16, 16, 3), np.float32)
+    x[..., 0], x[..., 1], x[..., 2] = -1.0, 0.2, 0.15
+    np.save(tmp_path / "l.npy", x)
+    rc, stdout, _ = _run_cli(["predict", str(tmp_path / "l.npy"), "--weights", model], capsys)
+    assert rc == 0
+    lines = stdout.strip().splitlines()
+    assert len(lines) == 3 and all(len(line.split("\t")) == 3 for line in lines)
+    rc, stdout, _ = _run_cli(["predict", str(tmp_path / "l.npy"), "--weights", model, "--json"], capsys)
+    js = json.loads(stdout)
+    assert rc == 0 and js["lattice_size"] == 16 and len(js["predictions"]) == 3
+    p = js["predictions"][0]
+    assert p["distance"] == pytest.approx(abs(p["output"] - p["chern_number"]))
+    np.save(tmp_path / "one.npy", x[0])
+    assert _run_cli(["predict", str(tmp_path / "one.npy"), "--weights", model], capsys)[0] == 0
+    import h5py
+
+    with h5py.File(tmp_path / "l.h5", "w") as f:
+        f["inputs"] = x
+    assert _run_cli(["predict", str(tmp_path / "l.h5"), "--weights", model], capsys)[0] == 0
+
+    rc, stdout, _ = _run_cli(["evaluate", str(out / "data" / "test8"), "--weights", model, "--json"], capsys)
+    res = json.loads(stdout)
+    s = json.loads((out / "summary.json").read_text())
+    assert rc == 0 and res["n"] == 200 and res["accuracy"] == pytest.approx(s["rg"]["selected"]["acc8"])
+
+
+@pytest.mark.parametrize("shape,msg", [((12, 12, 3), "not 4·2^k"), ((8, 8, 2), "shape"), ((8, 9, 3), "shape"),
+                                       ((2, 3, 8, 8, 3), "shape"), ((24, 24, 3), "not 4·2^k")])
+def test_predict_rejects_bad_lattices_with_one_line(quick_run, tmp_path, capsys, shape, msg):
+    out, _ = quick_run
+    np.save(tmp_path / "bad.npy", np.zeros(shape, np.float32))
+    rc, _, err = _run_cli(["predict", str(tmp_path / "bad.npy"), "--weights", str(out / "model.safetensors")], capsys)
+    assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1
+
+
+def test_predict_rejects_nan_missing_files_and_bad_weights(quick_run, tmp_path, capsys):
+    out, _ = quick_run
+    x = np.zeros((8, 8, 3), np.float32)
+    x[0, 0, 0] = np.nan
+    np.save(tmp_path / "nan.npy", x)
+    model = str(out / "model.safetensors")
+    for argv, msg in (
+        (["predict", str(tmp_path / "nan.npy"), "--weights", model], "NaN"),
+        (["predict", str(tmp_path / "missing.npy"), "--weights", model], "not found"),
+        (["predict", str(tmp_path / "nan.npy"), "--weights", str(tmp_path / "none.safetensors")], "not found"),
+        (["evaluate", str(tmp_path / "nodata"), "--weights", model], "not found"),
+    ):
+        rc, _, err = _run_cli(argv, capsys)
+        assert rc == 2 and msg in err and len(err.strip().splitlines()) == 1, (argv, err)
+    (tmp_path / "x.txt").write_text("1 2 3")
+    rc, _, err = _run_cli(["predict", str(tmp_path / "x.txt"), "--weights", model], capsys)
+    assert rc == 2 and "unknown file type" in err
+
+
+def test_train_base_and_rg_resume(quick_run, tmp_path, capsys):
+    out, _ = quick_run
+    d = out / "data"
+    argv = ["train", "base", str(d / "train4"), "--test", str(d / "test4"), "--out", str(tmp_path / "b"),
+            "--width", "4", "--depth", "3", "--epochs", "1", "--threads", "1"]
+    assert _run_cli(argv, capsys)[0] == 0
+    first = json.loads((tmp_path / "b" / "checkpoints" / "history.json").read_text())["epochs"]
+    argv[argv.index("--epochs") + 1] = "2"  # rerun: resumes after epoch 0
+    rc, stdout, _ = _run_cli(argv, capsys)
+    hist = json.loads((tmp_path / "b" / "checkpoints" / "history.json").read_text())["epochs"]
+    assert rc == 0 and "epoch 0:" not in stdout and [r["epoch"] for r in hist] == [0, 1] and hist[0] == first[0]
+    rc, _, _ = _run_cli(["train", "rg", str(d / "train8"), "--base", str(tmp_path / "b" / "model.safetensors"),
+                         "--test", str(d / "test8"), "--test", str(d / "test16"), "--out", str(tmp_path / "r"),
+                         "--width", "4", "--depth", "3", "--epochs", "1", "--init-samples", "512",
+                         "--threads", "1"], capsys)
+    assert rc == 0
+    rc, stdout, _ = _run_cli(["evaluate", str(d / "test16"), "--weights", str(tmp_path / "r" / "model.safetensors"),
+                              "--json"], capsys)
+    assert rc == 0 and json.loads(stdout)["lattice_size"] == 16
+    rc, _, err = _run_cli(["train", "rg", str(d / "train8"), "--out", str(tmp_path / "r2")], capsys)
+    assert rc == 2 and "--base" in err
+    rc, _, err = _run_cli(["train", "base", str(d / "train8"), "--out", str(tmp_path / "r3")], capsys)
+    assert rc == 2 and "4x4" in err

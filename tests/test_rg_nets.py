@@ -1,0 +1,226 @@
+"""margalit2022 networks: shapes, size independence, periodic padding, decimation, checkpoints, trainer resume."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from topoml.errors import CheckpointError, ConfigError, ShapeError
+from topoml.nets.registry import count_parameters, get_net
+from topoml.nets.rg import BaseNet, CompoundNet, Decimation, RGNet, chern_net, decimation, rg_steps
+from topoml.train.checkpoint import load_model, model_bytes
+from topoml.train.trainer import TrainConfig, Trainer, chern_loss, round_accuracy, tensor_batches
+
+
+def _lattices(n, size, seed=0):
+    return torch.from_numpy(np.random.default_rng(seed).uniform(-2, 2, (n, size, size, 3)).astype(np.float32))
+
+
+def test_paper_sizes():
+    assert count_parameters(BaseNet()) == 4_728_065  # "about 4.7 M" (App. A)
+    assert 17e6 < count_parameters(RGNet(256, 512)) < 21e6  # "about 20 M" (conventions), 9 layers + 1x1
+    assert count_parameters(get_net("margalit2022.base", width=32)) == count_parameters(BaseNet(32))
+
+
+@pytest.mark.parametrize("n", [8, 16, 32, 64])
+def test_rg_halves_any_even_size_with_the_same_weights(n):
+    torch.manual_seed(0)
+    rg = RGNet(width=8, depth=3)
+    y = rg(_lattices(2, n))
+    assert y.shape == (2, n // 2, n // 2, 3)
+    single = rg(_lattices(1, n)[0])
+    assert single.shape == (1, n // 2, n // 2, 3)
+
+
+@pytest.mark.parametrize("n,k", [(4, 0), (8, 1), (16, 2), (32, 3), (128, 5)])
+def test_compound_accepts_every_4_2k(n, k):
+    assert rg_steps(n) == k
+    comp = chern_net({"width": 4, "depth": 3}, {"width": 4, "depth": 3})
+    assert comp(_lattices(3, n)).shape == (3,)
+
+
+@pytest.mark.parametrize("n", [2, 6, 12, 24, 20, 0])
+def test_sizes_that_are_not_4_2k_are_rejected(n):
+    with pytest.raises(ShapeError):
+        rg_steps(n)
+    comp = chern_net({"width": 4, "depth": 1}, None)
+    if n:
+        with pytest.raises(ShapeError):
+            comp(torch.zeros(1, n, n, 3))
+
+
+def test_bad_shapes_and_options():
+    with pytest.raises(ShapeError):
+        BaseNet(4, 1)(torch.zeros(2, 4, 5, 3))
+    with pytest.raises(ShapeError):
+        BaseNet(4, 1)(torch.zeros(2, 4, 4, 2))
+    with pytest.raises(ShapeError):
+        RGNet(4, depth=1)(torch.zeros(1, 9, 9, 3))
+    with pytest.raises(ConfigError):
+        BaseNet(4, depth=4)
+    with pytest.raises(ConfigError):
+        BaseNet(4, padding="reflect")
+    with pytest.raises(ConfigError):
+        get_net("margalit2022.rg", widht=3)
+
+
+def test_periodic_padding_is_the_wrap_around():
+    torch.manual_seed(1)
+    rg = RGNet(width=6, depth=3)
+    x = _lattices(2, 8, seed=3)
+    # explicit wrap-around + unpadded convolution equals the first layer of the network
+    conv = rg.first.conv
+    xc = x.permute(0, 3, 1, 2)
+    wrapped = F.pad(xc, (1, 1, 1, 1), mode="circular")
+    assert torch.allclose(conv(xc), F.conv2d(wrapped, conv.weight, conv.bias, stride=2), atol=1e-6)
+    manual = torch.cat([xc[..., -1:, :], xc, xc[..., :1, :]], dim=-2)
+    manual = torch.cat([manual[..., -1:], manual, manual[..., :1]], dim=-1)
+    assert torch.equal(wrapped, manual)
+    # consequence: translating the lattice by 2 sites translates the output by 1 site
+    y = rg(x)
+    y_shift = rg(torch.roll(x, shifts=(2, -2), dims=(1, 2)))
+    assert torch.allclose(y_shift, torch.roll(y, shifts=(1, -1), dims=(1, 2)), atol=1e-5)
+
+
+def test_zero_padding_base_is_not_translation_invariant_but_periodic_is():
+    torch.manual_seed(2)
+    x = _lattices(4, 4, seed=5)
+    xs = torch.roll(x, 1, dims=1)
+    per = BaseNet(8, 3, padding="periodic")
+    assert torch.allclose(per(x), per(xs), atol=1e-5)
+    zero = BaseNet(8, 3, padding="zero")
+    assert not torch.allclose(zero(x), zero(xs), atol=1e-5)
+
+
+def test_decimation_is_the_block_average():
+    x = _lattices(3, 8, seed=4)
+    d = decimation(x).numpy()
+    xn = x.numpy()
+    manual = xn.reshape(3, 4, 2, 4, 2, 3).mean(axis=(2, 4))
+    assert np.allclose(d, manual, atol=1e-6)
+    assert torch.equal(Decimation()(x), decimation(x))
+    with pytest.raises(ShapeError):
+        decimation(torch.zeros(1, 5, 5, 3))
+
+
+def test_decimation_initialized_rg_is_close_to_average_pooling(tmp_path):
+    """The pre-training of App. B 1 (inputs uniform in [-5, 5]) brings the RG map close to 2x2 pooling,
+    at the training size and at a size it never saw."""
+    torch.manual_seed(0)
+    rg = RGNet(width=16, depth=3)
+    gen = torch.Generator().manual_seed(0)
+
+    def batches(epoch):
+        for _ in range(250):
+            x = (torch.rand(64, 8, 8, 3, generator=gen) * 2 - 1) * 5
+            yield x, decimation(x)
+
+    held = (torch.rand(256, 16, 16, 3, generator=torch.Generator().manual_seed(9)) * 2 - 1) * 5
+    with torch.no_grad():
+        before = torch.sqrt(torch.mean((rg(held) - decimation(held)) ** 2)).item()
+    Trainer(rg, TrainConfig(epochs=2, batch_size=64, optimizer="adam", lr=3e-3, schedule="cosine"),
+            tmp_path).fit(batches, steps_per_epoch=250)
+    with torch.no_grad():
+        after = torch.sqrt(torch.mean((rg(held) - decimation(held)) ** 2)).item()
+    target_scale = decimation(held).std().item()  # ≈ 5/sqrt(3)/2 ≈ 1.44
+    assert after < 0.15 * target_scale and before > 0.5 * target_scale
+
+
+def test_saved_model_reloads_bit_identically(tmp_path):
+    torch.manual_seed(3)
+    spec = {"base": {"width": 8, "depth": 3}, "rg": {"width": 8, "depth": 3, "padding": "periodic"}}
+    net = chern_net(**spec)
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(model_bytes(net, "margalit2022.chern", spec, {"accuracy": {"8": 0.5}}))
+    net2, meta = load_model(path)
+    x = _lattices(5, 16)
+    net.eval()
+    assert torch.equal(net(x), net2(x))
+    assert meta["accuracy"] == {"8": 0.5} and meta["net"]["name"] == "margalit2022.chern"
+
+
+def test_weights_load_without_unpickling(tmp_path):
+    import pickle
+
+    evil = tmp_path / "evil.safetensors"
+    evil.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(CheckpointError):
+        load_model(evil)
+    plain = tmp_path / "plain.safetensors"
+    from topoml.train.checkpoint import state_bytes
+
+    plain.write_bytes(state_bytes(BaseNet(4, 1)))  # weights without a network description
+    with pytest.raises(CheckpointError, match="not a topoml network"):
+        load_model(plain)
+    with pytest.raises(CheckpointError, match="not found|cannot read"):
+        load_model(tmp_path / "missing.safetensors")
+    wrong = tmp_path / "wrong.safetensors"
+    wrong.write_bytes(model_bytes(BaseNet(4, 1), "margalit2022.base", {"width": 8, "depth": 1}))
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_model(wrong)
+
+
+def test_chern_loss_and_accuracy():
+    p = torch.tensor([0.5, -1.0, 2.0])
+    t = torch.tensor([0.0, -1.0, 1.0])
+    assert chern_loss(p, t).item() == pytest.approx(((0.5 + 0.25) + 0 + (1 + 1)) / 3)
+    q = torch.zeros(2, 4, 4, 3) + 0.1
+    assert chern_loss(q, torch.zeros_like(q)).item() == pytest.approx(48 * 0.11, rel=1e-5)  # summed over sites/channels
+    assert round_accuracy(np.array([0.4, 0.6, -1.4]), np.array([0, 1, -1])) == 1.0
+    with pytest.raises(ShapeError):
+        round_accuracy(np.zeros(2), np.zeros(3))
+
+
+def _toy(tmp, epochs, seed=0):
+    torch.manual_seed(seed)
+    net = BaseNet(4, 3)
+    x = _lattices(200, 4, seed=1)
+    y = torch.sign(x[..., 0].mean(dim=(1, 2)))
+    tr = Trainer(net, TrainConfig(epochs=epochs, batch_size=32, lr=0.01), tmp,
+                 evaluate=lambda n: {"acc": round_accuracy(n(x).detach().numpy(), y.numpy())}, select="acc")
+    tr.fit(tensor_batches(x, y, 32, seed=5))
+    return net, tr
+
+
+def test_trainer_resume_is_identical_to_an_uninterrupted_run(tmp_path):
+    full, tr_full = _toy(tmp_path / "a", 3)
+    _toy(tmp_path / "b", 1)  # "killed" after one epoch ...
+    resumed, tr_res = _toy(tmp_path / "b", 3)  # ... and rerun (a constant-rate run may be extended)
+    for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
+        assert torch.equal(a, b), k
+    hist = json.loads((tmp_path / "b" / "history.json").read_text())
+    assert [r["epoch"] for r in hist["epochs"]] == [0, 1, 2]
+    assert (tmp_path / "b" / "best.safetensors").is_file()
+    assert sorted(p.name for p in (tmp_path / "b").glob("epoch-*.safetensors")) == [
+        "epoch-0000.safetensors", "epoch-0001.safetensors", "epoch-0002.safetensors"]
+
+
+def test_trainer_refuses_other_hyperparameters_in_the_same_folder(tmp_path):
+    _toy(tmp_path, 1)
+    net = BaseNet(4, 3)
+    with pytest.raises(CheckpointError, match="other hyper-parameters"):
+        Trainer(net, TrainConfig(epochs=1, batch_size=32, lr=0.02), tmp_path).fit(
+            tensor_batches(_lattices(10, 4), torch.zeros(10), 32))
+
+
+def test_compound_trains_only_the_rg_network(tmp_path):
+    torch.manual_seed(0)
+    comp = CompoundNet(BaseNet(4, 3), RGNet(4, depth=3))
+    base_before = {k: v.clone() for k, v in comp.base.state_dict().items()}
+    x = _lattices(64, 8)
+    tr = Trainer(comp, TrainConfig(epochs=1, batch_size=16, lr=0.05), tmp_path,
+                 train_mode_modules=lambda m: (m.train(), m.base.eval()))
+    rg_before = [p.clone() for p in comp.rg.parameters()]
+    tr.fit(tensor_batches(x, torch.ones(64), 16))
+    for k, v in comp.base.state_dict().items():
+        assert torch.equal(v, base_before[k])
+    assert any(not torch.equal(a, b) for a, b in zip(rg_before, comp.rg.parameters()))
+
+
+def test_train_config_validation():
+    for bad in ({"epochs": 0}, {"epochs": 1, "lr": -1}, {"epochs": 1, "optimizer": "lbfgs"},
+                {"epochs": 1, "momentum": 1.0}, {"epochs": 1, "schedule": "step"}):
+        with pytest.raises(ConfigError):
+            TrainConfig(**bad)
