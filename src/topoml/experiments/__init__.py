@@ -17,6 +17,7 @@ __all__ = ["EXPERIMENTS", "get_experiment"]
 EXPERIMENTS: dict[str, str] = {
     "zhang2018": "topoml.experiments.zhang2018",
     "margalit2022": "topoml.experiments.margalit2022",
+    "oriekhov2025": "topoml.experiments.oriekhov2025",
 }
 
 

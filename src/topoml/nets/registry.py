@@ -55,6 +55,16 @@ def _register_builtin() -> None:
     register("zhang2018.cnn", WindingCNN)
     register("zhang2018.linear", LinearWinding)
 
+    from topoml.nets import chain
+
+    register("oriekhov2025.topo_linear", chain.TopoLinear)
+    register("oriekhov2025.topo_factorized", chain.TopoFactorized)
+    register("oriekhov2025.topo_kernel", chain.TopoKernel)
+    register("oriekhov2025.mlp", chain.ChainMLP)
+    register("oriekhov2025.shallow", chain.ChainShallow)
+    register("oriekhov2025.cnn", chain.ChainCNN)
+    register("oriekhov2025.sublattice", chain.SublatticeNet)
+
     from topoml.nets.rg import BaseNet, Decimation, RGNet, chern_net
 
     register("margalit2022.base", BaseNet)
