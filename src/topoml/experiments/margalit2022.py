@@ -232,7 +232,8 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
                       evaluate=lambda n: {"acc4": _accuracy(n, data, "test4")}, select="acc4")
     x, y = data["train4"]
     t0 = time.time()
-    trainer.fit(tensor_batches(x, y, cfg.base.batch_size, seed), on_epoch=_epoch_printer("base", progress))
+    trainer.fit(tensor_batches(x, y, cfg.base.batch_size, seed), on_epoch=_epoch_printer("base", progress),
+                progress=progress)
     best = trainer.load_best()
     rec = trainer.history[best]
     result = {"best_epoch": best, "acc4": rec["metrics"]["acc4"], "parameters": count_parameters(net),
@@ -312,7 +313,7 @@ def _stage_rg_init(cfg, rd: RunDir, base, data: _Data, progress: bool):
 
     trainer = Trainer(rg, _train_config(st, seed), folder, evaluate=evaluate, select=None)
     trainer.fit(batches, steps_per_epoch=math.ceil(st.samples_per_epoch / st.batch_size),
-                on_epoch=_epoch_printer("rg_init", progress))
+                on_epoch=_epoch_printer("rg_init", progress), progress=progress)
     # keep the last epoch (the regression target is fixed; no selection on test labels)
     last = trainer.history[-1]
     comp = CompoundNet(base, rg)
@@ -345,7 +346,8 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
                       train_mode_modules=_train_mode_rg)
     x, y = data[train]
     torch.manual_seed(seed)
-    trainer.fit(tensor_batches(x, y, st.batch_size, seed), on_epoch=_epoch_printer(job, progress))
+    trainer.fit(tensor_batches(x, y, st.batch_size, seed), on_epoch=_epoch_printer(job, progress),
+                progress=progress)
     best_8 = max(trainer.history, key=lambda r: (r["metrics"].get("acc8", 0), -r["epoch"]))["epoch"]
     best = trainer.load_best()
     result = {"initial": initial, "best_epoch": best, "best_epoch_by_acc8": best_8,

@@ -267,7 +267,7 @@ class Trainer:
         return self.config.lr
 
     def fit(self, batches: BatchSource, *, steps_per_epoch: int | None = None,
-            on_epoch: Callable[[dict], None] | None = None) -> list[dict]:
+            on_epoch: Callable[[dict], None] | None = None, progress: bool = False) -> list[dict]:
         """Train (or finish training) and return the history: one dict per epoch.
 
         Parameters
@@ -277,7 +277,11 @@ class Trainer:
             Needed for the cosine schedule when ``batches`` has no ``n_samples`` attribute.
         on_epoch : callable(record), optional
             Called after every epoch with its record (progress output).
+        progress : bool, default False
+            A tqdm bar per epoch (samples, samples/s) on stderr.
         """
+        from tqdm.auto import tqdm
+
         self.folder.mkdir(parents=True, exist_ok=True)
         start = self._resume()
         if steps_per_epoch is None:
@@ -288,6 +292,8 @@ class Trainer:
             t0 = time.perf_counter()
             self.train_mode(self.net)
             running, count, step = 0.0, 0, epoch * steps_per_epoch
+            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}", unit="batch", disable=not progress,
+                       leave=False, mininterval=2.0)
             for xb, yb in batches(epoch):
                 for g in self.opt.param_groups:
                     g["lr"] = self._lr(step, total)
@@ -301,6 +307,8 @@ class Trainer:
                 running += loss.item() * len(xb)
                 count += len(xb)
                 step += 1
+                bar.update()
+            bar.close()
             train_seconds = time.perf_counter() - t0
             metrics = self.evaluate(self.net) if self.evaluate is not None else {}
             record = {"epoch": epoch, "train_loss": running / max(count, 1), "samples": count,
