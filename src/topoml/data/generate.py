@@ -36,7 +36,9 @@ Resuming: each shard file is written atomically (:mod:`topoml.data.store`), so a
 recomputed), removes the temporaries, computes the rest and writes the final manifest; the result is
 identical to an uninterrupted run. A folder holding a different dataset is refused; a finished dataset
 is left untouched. On Ctrl-C (or a worker's error) the process engine stops at once: queued shards are
-cancelled, running ones are abandoned, finished ones are kept.
+cancelled, running ones are abandoned, finished ones are kept. (While the pool runs, Ctrl-C is recorded
+by a signal handler and raised as ``KeyboardInterrupt`` at a safe point within 0.2 s; workers are started
+with SIGINT blocked and then ignore it, so a Ctrl-C during their start-up cannot break the pool.)
 
 Progress: a tqdm bar (samples, samples/s) updated after every label batch (process and serial engines)
 or every shard (Dask). The returned :class:`GenerationSummary` (a dict that prints as a report) and the
@@ -265,8 +267,11 @@ def _init_worker(progress_queue: Any = None) -> None:
     global _progress_queue
     set_single_thread_env()
     _progress_queue = progress_queue
-    # a terminal's Ctrl-C reaches the whole process group: the parent decides what to stop
+    # a terminal's Ctrl-C reaches the whole process group: the parent decides what to stop. The worker
+    # was started with SIGINT blocked (see _sigint_blocked); ignore it, then unblock (drops a pending one).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _batch_size(lattice_size: int) -> int:
@@ -582,8 +587,58 @@ def _terminate_workers(ex: ProcessPoolExecutor) -> None:
         proc.join(timeout=10)
 
 
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in the calling thread for the body.
+
+    A spawned worker inherits the signal mask through fork and exec, so workers started here cannot be
+    killed by a terminal's Ctrl-C while they import (before :func:`_init_worker` runs): such a death would
+    break the pool. A SIGINT arriving meanwhile is not lost: another thread of this process takes it, or
+    it stays pending until the mask is restored.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - non-POSIX
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextlib.contextmanager
+def _deferred_sigint() -> Iterator[Callable[[], bool]]:
+    """Turn Ctrl-C into a flag for the body; yields ``interrupted()``, which the caller polls.
+
+    Python raises ``KeyboardInterrupt`` at an arbitrary bytecode of the main thread. Inside
+    ``concurrent.futures.wait`` that can be between the acquisitions of the futures' locks (its
+    ``_AcquireFutures.__enter__`` has no cleanup), leaving some held for ever; the pool's manager thread
+    then blocks on them and the interpreter hangs at exit. Here SIGINT only sets a flag, and the caller
+    raises ``KeyboardInterrupt`` itself at a safe point. The previous handler is restored on exit. Only
+    done in the main thread with Python's default handler installed; otherwise nothing changes.
+    """
+    flag = {"set": False}
+
+    def handler(signum, frame) -> None:
+        flag["set"] = True
+
+    previous = None
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: signals are not delivered here anyway
+        previous = None
+    try:
+        yield lambda: flag["set"]
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _run_processes(tasks: list[_ShardTask], workers: int, bar) -> None:
+    """Run the shards on a process pool, at most a few in flight (Ctrl-C: see :func:`_deferred_sigint`)."""
     progress = multiprocessing.get_context("spawn").Queue()
+    window = 2 * workers + 2  # queued shards: keeps every worker busy, cancels instantly
 
     def drain() -> None:
         while True:
@@ -593,11 +648,23 @@ def _run_processes(tasks: list[_ShardTask], workers: int, bar) -> None:
                 return
 
     try:
-        with _process_pool(workers, progress) as ex:
-            pending = {ex.submit(_generate_shard, t) for t in tasks}
-            while pending:
+        with _deferred_sigint() as interrupted, _process_pool(workers, progress) as ex:
+            todo = iter(tasks)
+            pending: set = set()
+            while True:
+                if interrupted():
+                    raise KeyboardInterrupt
+                with _sigint_blocked():  # submit() starts the workers on demand
+                    for t in todo:
+                        pending.add(ex.submit(_generate_shard, t))
+                        if len(pending) >= window:
+                            break
+                if not pending:
+                    break
                 done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 drain()
+                if interrupted():  # before the results: a worker lost to the same Ctrl-C breaks the pool
+                    raise KeyboardInterrupt
                 for fut in done:
                     fut.result()  # re-raise a worker's error here
         drain()

@@ -88,8 +88,9 @@ __all__ = [
 
 #: Largest N processed with stacked (batched) LAPACK calls; larger lattices go one at a time.
 BATCH_MAX_N = 12
-#: Elements of the ``(batch, 2N², 2N²)`` work arrays per chunk (float64): about 16 MiB.
-_CHUNK_ELEMENTS = 1 << 21
+#: Elements of the ``(batch, 2N², 2N²)`` work arrays per chunk (float64): 1 MiB, so that a chunk's
+#: arrays stay in a core's L2 cache (128 lattices at 4×4: ~15 % faster per label than 512 or 2048).
+_CHUNK_ELEMENTS = 1 << 17
 
 
 class BottResult(NamedTuple):
@@ -356,8 +357,8 @@ def bott_index(
     executor : concurrent.futures.Executor, optional
         Reuse a pool (e.g. from :func:`worker_pool`) instead of starting one; overrides ``workers``.
     chunk_size : int, optional
-        Lattices per task; default: about 16 MiB of work arrays per chunk for ``N <= BATCH_MAX_N``,
-        one lattice otherwise.
+        Lattices per task; default: about 1 MiB of work arrays per chunk for ``N <= BATCH_MAX_N``
+        (128 lattices at 4×4, 8 at 8×8), one lattice otherwise.
     min_gap : float, optional
         If given, raise :class:`~topoml.errors.GapClosedError` when some ``gap < min_gap``.
     max_deviation : float, optional
