@@ -326,6 +326,17 @@ def test_workers_give_identical_results():
     np.testing.assert_array_equal(r1.label, r3.label)
 
 
+def test_chunking_is_bitwise_neutral():
+    """Every LAPACK call is per matrix: any chunk size (hence any worker count) gives the same bits."""
+    x = random_lattices(np.random.default_rng(13), 4, 300)
+    ref = bott_index(x)
+    assert bott_mod._chunk_size(4) == 128
+    for chunk in (1, 7, 128, 300):
+        r = bott_index(x, chunk_size=chunk)
+        np.testing.assert_array_equal(r.raw, ref.raw)
+        np.testing.assert_array_equal(r.gap, ref.gap)
+
+
 def test_min_gap_and_max_deviation():
     # μ = 2 closes the clean gap at k = (0, 0), which the 4×4 grid contains
     x = clean_lattice(4, 2.0, 0.3, 0.15)
