@@ -153,3 +153,22 @@ def test_train_base_and_rg_resume(quick_run, tmp_path, capsys):
     assert rc == 2 and "--base" in err
     rc, _, err = _run_cli(["train", "base", str(d / "train8"), "--out", str(tmp_path / "r3")], capsys)
     assert rc == 2 and "4x4" in err
+
+
+def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
+    """The shipped base ∘ RG weights: safetensors with a network description and its measured accuracy;
+    on clean lattices deep inside the three phases they give the Bott label at N = 4, 8, 16."""
+    from topoml.cli_models import packaged_weights
+    from topoml.hamiltonians.pip import clean_lattice
+    from topoml.invariants.bott import bott_index
+    from topoml.train.checkpoint import load_model
+    from topoml.train.trainer import predict_batches
+
+    net, meta = load_model(packaged_weights())
+    assert meta["net"]["name"] == "margalit2022.chern" and 0.5 < meta["accuracy"]["8"] <= 1
+    points = [(-1.0, 0.2), (3.5, 0.2), (1.0, 0.2), (0.0, 1.5), (-3.0, 1.8)]
+    for n in (4, 8, 16):
+        x = np.stack([clean_lattice(n, mu, tm, 0.15) for mu, tm in points]).astype(np.float32)
+        labels = bott_index(x).label
+        assert set(labels.tolist()) == {-1, 0, 1}
+        np.testing.assert_array_equal(np.rint(predict_batches(net, x)), labels, err_msg=f"N = {n}")
