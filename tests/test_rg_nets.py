@@ -210,8 +210,7 @@ def test_compound_trains_only_the_rg_network(tmp_path):
     comp = CompoundNet(BaseNet(4, 3), RGNet(4, depth=3))
     base_before = {k: v.clone() for k, v in comp.base.state_dict().items()}
     x = _lattices(64, 8)
-    tr = Trainer(comp, TrainConfig(epochs=1, batch_size=16, lr=0.05), tmp_path,
-                 train_mode_modules=lambda m: (m.train(), m.base.eval()))
+    tr = Trainer(comp, TrainConfig(epochs=1, batch_size=16, lr=0.05), tmp_path)
     rg_before = [p.clone() for p in comp.rg.parameters()]
     tr.fit(tensor_batches(x, torch.ones(64), 16))
     for k, v in comp.base.state_dict().items():

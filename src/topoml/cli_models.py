@@ -160,10 +160,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
-    from topoml.nets.rg import BaseNet, CompoundNet, RGNet, decimation
+    from topoml.nets.rg import BaseNet, CompoundNet, RGNet
     from topoml.rundir import atomic_write_bytes
     from topoml.train.checkpoint import model_bytes
-    from topoml.train.trainer import TrainConfig, Trainer, predict_batches, round_accuracy, tensor_batches
+    from topoml.train.trainer import (TrainConfig, Trainer, decimation_batches, predict_batches, round_accuracy,
+                                      tensor_batches)
 
     torch.set_num_threads(max(1, args.threads))
     out = Path(args.out)
@@ -204,22 +205,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         rg = RGNet(**net_kw)
         if args.init == "decimation" and not (out / "checkpoints" / "history.json").exists():
             init_cfg = TrainConfig(epochs=1, batch_size=256, optimizer="adam", lr=1e-3, seed=args.seed)
-            n_init = args.init_samples
-
-            def batches(epoch):
-                gen = torch.Generator().manual_seed(args.seed + epoch)
-                for _ in range(math.ceil(n_init / 256)):
-                    xb = (torch.rand(256, 8, 8, 3, generator=gen) * 2 - 1) * 5.0
-                    yield xb, decimation(xb)
-
-            Trainer(rg, init_cfg, out / "decimation_init").fit(batches, steps_per_epoch=math.ceil(n_init / 256))
+            Trainer(rg, init_cfg, out / "decimation_init").fit(
+                decimation_batches(args.init_samples, 256, seed=args.seed))
         net = CompoundNet(base, rg)
-
-        def train_mode(m):
-            m.train()
-            m.base.eval()
-
-        trainer = Trainer(net, cfg, out / "checkpoints", evaluate=evaluate, select=select, train_mode_modules=train_mode)
+        trainer = Trainer(net, cfg, out / "checkpoints", evaluate=evaluate, select=select)
         name = "margalit2022.chern"
         kwargs = {"base": bmeta["net"]["kwargs"] if bmeta["net"]["name"] == "margalit2022.base"
                   else bmeta["net"]["kwargs"]["base"], "rg": net_kw}

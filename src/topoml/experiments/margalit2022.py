@@ -177,12 +177,6 @@ class _Data:
 
 
 # --------------------------------------------------------------------------------------- stages
-def _nets(cfg: Margalit2022Config):
-    from topoml.nets.rg import BaseNet, CompoundNet, RGNet
-
-    return BaseNet, CompoundNet, RGNet
-
-
 def _net_kwargs(spec: NetSpec, kind: str) -> dict:
     kw = {"width": spec.width, "depth": spec.depth, "padding": spec.padding}
     if kind == "rg":
@@ -216,10 +210,10 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
     import torch
 
     from topoml.nets.registry import count_parameters
+    from topoml.nets.rg import BaseNet
     from topoml.train.checkpoint import load_state_bytes
     from topoml.train.trainer import Trainer, tensor_batches
 
-    BaseNet, _, _ = _nets(cfg)
     seed = _seed(cfg.seed, "base")
     torch.manual_seed(seed)
     net = BaseNet(**_net_kwargs(cfg.base_net, "base"))
@@ -244,23 +238,11 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
     return net, result
 
 
-def _frozen(base):
-    for p in base.parameters():
-        p.requires_grad_(False)
-    base.eval()
-    return base
-
-
 def _compound_eval(data: _Data, sizes=(8, 16)):
     def evaluate(net) -> dict:
         return {f"acc{n}": _accuracy(net, data, f"test{n}") for n in sizes if f"test{n}" in data}
 
     return evaluate
-
-
-def _train_mode_rg(net) -> None:
-    net.train()
-    net.base.eval()
 
 
 def _stage_decimation(cfg, rd: RunDir, base, data: _Data):
@@ -284,11 +266,10 @@ def _random_lattices(n: int, size: int, half_range: float, gen):
 def _stage_rg_init(cfg, rd: RunDir, base, data: _Data, progress: bool):
     import torch
 
-    from topoml.nets.rg import CompoundNet, decimation
+    from topoml.nets.rg import CompoundNet, RGNet, decimation
     from topoml.train.checkpoint import load_state_bytes
-    from topoml.train.trainer import Trainer
+    from topoml.train.trainer import Trainer, decimation_batches
 
-    _, _, RGNet = _nets(cfg)
     seed = _seed(cfg.seed, "rg_init")
     torch.manual_seed(seed)
     rg = RGNet(**_net_kwargs(cfg.rg_net, "rg"))
@@ -305,14 +286,8 @@ def _stage_rg_init(cfg, rd: RunDir, base, data: _Data, progress: bool):
             net.eval()
             return {f"rms{n}": float(torch.sqrt(torch.mean((net(x) - decimation(x)) ** 2))) for n, x in held.items()}
 
-    def batches(epoch: int):
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
-        for _ in range(math.ceil(st.samples_per_epoch / st.batch_size)):
-            x = _random_lattices(st.batch_size, 8, R, gen)
-            yield x, decimation(x)
-
     trainer = Trainer(rg, _train_config(st, seed), folder, evaluate=evaluate, select=None)
-    trainer.fit(batches, steps_per_epoch=math.ceil(st.samples_per_epoch / st.batch_size),
+    trainer.fit(decimation_batches(st.samples_per_epoch, st.batch_size, half_range=R, seed=seed),
                 on_epoch=_epoch_printer("rg_init", progress), progress=progress)
     # keep the last epoch (the regression target is fixed; no selection on test labels)
     last = trainer.history[-1]
@@ -342,8 +317,7 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
         return comp, done
     evaluate = _compound_eval(data, eval_sizes)
     initial = evaluate(comp)
-    trainer = Trainer(comp, _train_config(st, seed), folder, evaluate=evaluate, select=select,
-                      train_mode_modules=_train_mode_rg)
+    trainer = Trainer(comp, _train_config(st, seed), folder, evaluate=evaluate, select=select)
     x, y = data[train]
     torch.manual_seed(seed)
     trainer.fit(tensor_batches(x, y, st.batch_size, seed), on_epoch=_epoch_printer(job, progress),
@@ -513,7 +487,6 @@ def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict
 
     _log("stage base", progress)
     base, results["base"] = _stage_base(cfg, rd, data, progress)
-    base = _frozen(base)
     _log(f"base: 4x4 accuracy {results['base']['acc4']:.4f}", progress)
     results["decimation"] = _stage_decimation(cfg, rd, base, data)
     _log(f"decimation + base: {results['decimation']}", progress)
@@ -524,7 +497,8 @@ def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict
                                     train="train8", select="acc16")
     _log(f"rg (decimation init): {results['rg']['selected']}", progress)
     torch.manual_seed(_seed(cfg.seed, "rg_scratch_init"))
-    _, _, RGNet = _nets(cfg)
+    from topoml.nets.rg import BaseNet, RGNet
+
     scratch = RGNet(**_net_kwargs(cfg.rg_net, "rg"))
     _, results["rg_scratch"] = _stage_rg(cfg, rd, base, scratch, data, progress, job="rg_scratch",
                                          st=cfg.rg_scratch, train="train8", select="acc8")
@@ -540,7 +514,7 @@ def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict
             "source": "topoml reproduce margalit2022", "profile": cfg.profile,
             "train_samples": {"4x4": cfg.data["train4"].n_samples, "8x8": cfg.data["train8"].n_samples}}
     rd.write_bytes("model.safetensors", model_bytes(comp, "margalit2022.chern", spec, meta))
-    results["parameters"] = {"base": count_parameters(_nets(cfg)[0](**_net_kwargs(cfg.base_net, "base"))),
+    results["parameters"] = {"base": count_parameters(BaseNet(**_net_kwargs(cfg.base_net, "base"))),
                              "rg": count_parameters(comp.rg)}
 
     _log("figures", progress)

@@ -215,8 +215,8 @@ class CompoundNet(nn.Module):
         the same module is applied ``k`` times.
     base_size : int, default 4
     freeze_base : bool, default True
-        Base parameters get ``requires_grad=False`` (the paper trains the RG network only); the base
-        is kept in eval mode.
+        Base parameters get ``requires_grad=False`` (the paper trains the RG network only) and the base
+        stays in eval mode when the compound is put in train mode.
 
     Raises :class:`~topoml.errors.ShapeError` for sizes that are not ``base_size·2^k``.
     """
@@ -224,9 +224,17 @@ class CompoundNet(nn.Module):
     def __init__(self, base: nn.Module, rg: nn.Module, base_size: int = 4, freeze_base: bool = True):
         super().__init__()
         self.base, self.rg, self.base_size = base, rg, base_size
+        self.freeze_base = freeze_base
         if freeze_base:
             for p in self.base.parameters():
                 p.requires_grad_(False)
+            self.base.eval()
+
+    def train(self, mode: bool = True) -> CompoundNet:
+        super().train(mode)
+        if self.freeze_base:
+            self.base.eval()
+        return self
 
     def coarse_grain(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
         """Apply the RG map ``steps`` times (default: down to ``base_size``); returns the coarse lattices."""

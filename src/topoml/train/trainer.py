@@ -43,6 +43,7 @@ __all__ = [
     "tensor_batches",
     "round_accuracy",
     "predict_batches",
+    "decimation_batches",
 ]
 
 
@@ -128,6 +129,28 @@ def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, b
     return batches
 
 
+def decimation_batches(samples_per_epoch: int, batch_size: int, *, size: int = 8, half_range: float = 5.0,
+                       seed: int = 0) -> BatchSource:
+    """Lattices drawn on the fly, uniform in ``[−half_range, half_range]`` per site and channel, with their
+    2×2 average pooling as target: the decimation pre-training of the RG network (margalit2022 App. B 1).
+
+    Epoch ``e`` draws ``ceil(samples_per_epoch / batch_size)`` batches of shape ``(batch_size, size, size, 3)``
+    from a generator seeded by ``(seed, e)``.
+    """
+    from topoml.nets.rg import decimation
+
+    steps = math.ceil(samples_per_epoch / batch_size)
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+        for _ in range(steps):
+            x = (torch.rand(batch_size, size, size, 3, generator=gen) * 2 - 1) * half_range
+            yield x, decimation(x)
+
+    batches.n_samples = steps * batch_size  # type: ignore[attr-defined]
+    return batches
+
+
 @torch.no_grad()
 def predict_batches(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 4096) -> np.ndarray:
     """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``."""
@@ -165,8 +188,6 @@ class Trainer:
         Called after every epoch (metrics recorded in the history).
     select : str, optional
         Metric of ``evaluate`` to maximize for ``best.safetensors`` (default: minimize the training loss).
-    train_mode_modules : callable(net) -> None, optional
-        Hook run before each epoch to set train/eval modes (default ``net.train()``).
 
     Raises
     ------
@@ -176,11 +197,9 @@ class Trainer:
 
     def __init__(self, net: nn.Module, config: TrainConfig, folder: str | Path, *,
                  loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = chern_loss,
-                 evaluate: Callable[[nn.Module], dict] | None = None, select: str | None = None,
-                 train_mode_modules: Callable[[nn.Module], None] | None = None):
+                 evaluate: Callable[[nn.Module], dict] | None = None, select: str | None = None):
         self.net, self.config, self.folder = net, config, Path(folder)
         self.loss, self.evaluate, self.select = loss, evaluate, select
-        self.train_mode = train_mode_modules or (lambda m: m.train())
         self.params = [p for p in net.parameters() if p.requires_grad]
         if not self.params:
             raise ConfigError("the network has no trainable parameters")
@@ -290,7 +309,7 @@ class Trainer:
         total = steps_per_epoch * self.config.epochs
         for epoch in range(start, self.config.epochs):
             t0 = time.perf_counter()
-            self.train_mode(self.net)
+            self.net.train()
             running, count, step = 0.0, 0, epoch * steps_per_epoch
             bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch}", unit="batch", disable=not progress,
                        leave=False, mininterval=2.0)
