@@ -31,8 +31,9 @@ def test_quick_profile_writes_run_directory(quick_run):
     for fig in ("fig1b_runtime", "fig3_accuracy_per_epoch", "fig7_rg_flow", "fig8_impurity"):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 1000, fig
     s = json.loads((out / "summary.json").read_text())
-    for key in ("base", "decimation", "rg_init", "rg", "rg_scratch", "tied"):
+    for key in ("base", "averages", "decimation", "rg_init", "rg", "rg_scratch", "tied"):
         assert key in s, key
+    assert 0 <= s["averages"]["acc4"] <= 1 and 0 <= s["averages"]["clean_formula_acc4"] <= 1
     assert 0 <= s["base"]["acc4"] <= 1 and 0 <= s["rg"]["selected"]["acc16"] <= 1
     # every epoch of every stage has a checkpoint; the selected epoch is the best 16x16 one
     hist = s["rg"]["history"]
@@ -65,6 +66,21 @@ def test_config_errors():
                                        "train8": {"lattice_size": 6, "averages": "uniform", "n_samples": 5, "seed": 1}}})
     with pytest.raises(ConfigError, match="unknown profile"):
         load_config("huge")
+
+
+
+def test_dotted_overrides_reach_into_tables():
+    cfg = load_config("quick", {"tied.lr": 1e-6, "data.train4.n_samples": 10, "averages.epochs": 0})
+    quick = load_config("quick")
+    assert cfg.tied.lr == 1e-6 and cfg.tied.epochs == quick.tied.epochs
+    assert cfg.data["train4"].n_samples == 10 and cfg.data["train4"].seed == quick.data["train4"].seed
+    assert cfg.averages.epochs == 0
+    with pytest.raises(ConfigError, match="unknown config key"):
+        load_config("quick", {"tied.lrr": 1.0})
+    with pytest.raises(ConfigError, match="not a table"):
+        load_config("quick", {"seed.x": 1})
+    with pytest.raises(ConfigError):
+        load_config("quick", {"averages.epochs": -1})
 
 
 def _run_cli(argv, capsys):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from topoml.errors import CheckpointError, ConfigError, ShapeError
 from topoml.nets.registry import count_parameters, get_net
-from topoml.nets.rg import BaseNet, CompoundNet, Decimation, RGNet, chern_net, decimation, rg_steps
+from topoml.nets.rg import AveragesNet, BaseNet, CompoundNet, Decimation, RGNet, chern_net, decimation, rg_steps
 from topoml.train.checkpoint import load_model, model_bytes
 from topoml.train.trainer import TrainConfig, Trainer, chern_loss, round_accuracy, tensor_batches
 
@@ -49,6 +49,22 @@ def test_sizes_that_are_not_4_2k_are_rejected(n):
     if n:
         with pytest.raises(ShapeError):
             comp(torch.zeros(1, n, n, 3))
+
+
+def test_averages_net_sees_only_the_averages():
+    net = get_net("margalit2022.averages", width=16, depth=2)
+    x = _lattices(5, 4)
+    shuffled = x.reshape(5, 16, 3)[:, torch.randperm(16)].reshape(5, 4, 4, 3)
+    flat = x.mean(dim=(1, 2), keepdim=True).expand(5, 8, 8, 3)  # same averages, no disorder, other size
+    y = net(x)
+    assert y.shape == (5,) and y.dtype == torch.float32
+    torch.testing.assert_close(net(shuffled), y)
+    torch.testing.assert_close(net(flat), y)
+    assert not torch.allclose(net(x + 0.5), y)
+    with pytest.raises(ConfigError):
+        AveragesNet(16, depth=0)
+    with pytest.raises(ShapeError):
+        net(torch.zeros(2, 4, 4, 2))
 
 
 def test_bad_shapes_and_options():

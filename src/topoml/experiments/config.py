@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import tomllib
 from importlib import resources
@@ -67,7 +68,17 @@ def load_profile(
         raise ConfigError(f"cannot read config: {e}") from None
     if profile not in profiles:
         raise ConfigError(f"unknown profile '{profile}'; available: {', '.join(profiles)}")
-    data = {**profiles[profile], **(overrides or {}), "profile": profile}
+    data = copy.deepcopy(profiles[profile])
+    for key, value in (overrides or {}).items():
+        *path, last = key.split(".")
+        node = data
+        for part in path:  # dotted keys reach into tables: "base.lr", "data.train4.n_samples"
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override '{key}': '{part}' is not a table")
+            node = child
+        node[last] = value
+    data["profile"] = profile
     try:
         return model.model_validate(data)
     except ValidationError as e:

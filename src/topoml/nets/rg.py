@@ -16,6 +16,9 @@ with channels ``(mu, t_minus, delta)`` (units of ``t₊ = 1``; axis 1 is x, axis
   target.
 * :class:`CompoundNet` — ``base ∘ RG^k``: ``k = log2(N/4)`` applications of one RG network, then the
   base network. Accepts every ``N = 4·2^k``.
+* :class:`AveragesNet` — a baseline (not in the paper): a multilayer perceptron on the three lattice
+  averages only, blind to the disorder pattern. Its accuracy is how far the averages alone go; a network
+  that sees the lattice has to beat it to have learned anything from the disorder.
 
 Only ``torch.nn`` modules live here: no I/O and no training (see ``topoml.train`` and
 ``topoml.experiments.margalit2022``).
@@ -41,6 +44,7 @@ __all__ = [
     "rg_steps",
     "check_lattice_batch",
     "chern_net",
+    "AveragesNet",
 ]
 
 Padding = Literal["zero", "periodic"]
@@ -183,6 +187,36 @@ class RGNet(nn.Module):
             raise ShapeError(f"the RG network halves the lattice: size must be even, got {x.shape[1]}")
         h = self.pairs(F.relu(self.first(x.permute(0, 3, 1, 2))))
         return self.out(h).permute(0, 2, 3, 1)
+
+
+class AveragesNet(nn.Module):
+    """Baseline: the Chern number from the lattice averages ``(μ̄, t̄₋, Δ̄)`` alone.
+
+    Parameters
+    ----------
+    width : int, default 256
+        Units of each hidden layer.
+    depth : int, default 3
+        Hidden layers (ReLU), ≥ 1.
+
+    Input ``(batch, N, N, 3)`` float32, any ``N`` → output ``(batch,)`` float32. The network sees only
+    the per-channel means over the lattice, so it cannot use the disorder pattern: its accuracy measures
+    what the averages determine (with exact-zero-mean disorder, they are the clean lattice's parameters).
+    """
+
+    def __init__(self, width: int = 256, depth: int = 3):
+        super().__init__()
+        _check_width(width)
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+            raise ConfigError(f"depth must be a positive integer, got {depth!r}")
+        self.config = {"width": width, "depth": depth}
+        layers: list[nn.Module] = []
+        for i in range(depth):
+            layers += [nn.Linear(3 if i == 0 else width, width), nn.ReLU()]
+        self.mlp = nn.Sequential(*layers, nn.Linear(width, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(check_lattice_batch(x).mean(dim=(1, 2))).squeeze(-1)
 
 
 def decimation(x: torch.Tensor) -> torch.Tensor:
