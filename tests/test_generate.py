@@ -267,8 +267,11 @@ def test_failure_keeps_finished_shards(tmp_path, monkeypatch):
     _assert_same_dataset(tmp_path / "ref", tmp_path / "ds")
 
 
+# The child behaves like a terminal's foreground process: Python's Ctrl-C handler installed, even when
+# the tests themselves run in a background job (where the shell sets SIGINT to "ignore", inherited).
 _CHILD = """
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from topoml.data.generate import generate_dataset
 generate_dataset(eval(sys.argv[1]), sys.argv[2], workers=2, progress=False)
 """
@@ -372,15 +375,28 @@ def test_ctrl_c_during_pool_start_up_exits(tmp_path, delay):
 
 
 def test_deferred_sigint_restores_handler():
-    before = signal.getsignal(signal.SIGINT)
-    with gen._deferred_sigint() as interrupted:
-        assert not interrupted()
-        os.kill(os.getpid(), signal.SIGINT)  # recorded, not raised
-        deadline = time.monotonic() + 5
-        while not interrupted() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert interrupted()
-    assert signal.getsignal(signal.SIGINT) is before
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a foreground process
+    try:
+        with gen._deferred_sigint() as interrupted:
+            assert not interrupted()
+            os.kill(os.getpid(), signal.SIGINT)  # recorded, not raised
+            deadline = time.monotonic() + 5
+            while not interrupted() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert interrupted()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, original)
+
+
+def test_deferred_sigint_leaves_an_ignored_sigint_alone():
+    original = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job's Ctrl-C is not ours
+    try:
+        with gen._deferred_sigint() as interrupted:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and not interrupted()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, original)
 
 
 # ------------------------------------------------------------------------------------------ bad input
