@@ -48,9 +48,6 @@ PAPER = {
     "rg": {8: 97.64, 16: 95.60},
 }
 
-#: What :class:`topoml.nets.rg.AveragesNet` is, for the report.
-AVERAGES_DOC = "perceptron on the three lattice averages (3 hidden layers of 256)"
-
 DATASETS = ("train4", "test4", "train8", "test8", "test16", "test32", "train16")
 
 
@@ -121,14 +118,12 @@ class Margalit2022Config(StrictModel):
                 raise ConfigError(f"data.{k}.n_samples must be >= 1")
         if self.workers < 1 or self.threads < 1:
             raise ConfigError("workers and threads must be >= 1")
-        for name in ("base", "rg_init", "rg", "rg_scratch"):
+        for name, min_epochs in (("base", 1), ("rg_init", 1), ("rg", 1), ("rg_scratch", 1), ("averages", 0)):
             st = getattr(self, name)
-            if st.epochs < 1 or st.batch_size < 1 or not st.lr > 0:
-                raise ConfigError(f"stage '{name}': need epochs >= 1, batch_size >= 1, lr > 0")
+            if st.epochs < min_epochs or st.batch_size < 1 or not st.lr > 0:
+                raise ConfigError(f"stage '{name}': need epochs >= {min_epochs}, batch_size >= 1, lr > 0")
         if self.rg_init.samples_per_epoch < 1:
             raise ConfigError("rg_init.samples_per_epoch must be >= 1")
-        if self.averages.epochs < 0 or self.averages.batch_size < 1 or not self.averages.lr > 0:
-            raise ConfigError("stage 'averages': need epochs >= 0, batch_size >= 1, lr > 0")
         if self.tied.epochs < 0 or not self.init_range > 0 or self.phase_diagram_stride < 1:
             raise ConfigError("need tied.epochs >= 0, init_range > 0, phase_diagram_stride >= 1")
         if any(n < 4 or (n & (n - 1)) for n in self.runtime_sizes) or self.flow_size < 8 or self.flow_size & (self.flow_size - 1):
@@ -214,13 +209,27 @@ def _epoch_printer(stage: str, progress: bool):
     return show
 
 
+def _fit_4x4(net, st: StageSpec, seed: int, folder: Path, data: _Data, stage: str, progress: bool) -> dict:
+    """Train ``net`` on ``train4`` (loss |d| + d²), keep the epoch with the best 4×4 test accuracy."""
+    from topoml.train.trainer import Trainer, tensor_batches
+
+    trainer = Trainer(net, _train_config(st, seed), folder,
+                      evaluate=lambda n: {"acc4": _accuracy(n, data, "test4")}, select="acc4")
+    x, y = data["train4"]
+    trainer.fit(tensor_batches(x, y, st.batch_size, seed), on_epoch=_epoch_printer(stage, progress),
+                progress=progress)
+    best = trainer.load_best()
+    return {"best_epoch": best, "acc4": trainer.history[best]["metrics"]["acc4"], "train_samples": len(y),
+            "epochs": st.epochs, "train_seconds": sum(r["train_seconds"] for r in trainer.history),
+            "history": trainer.history}
+
+
 def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
     import torch
 
     from topoml.nets.registry import count_parameters
     from topoml.nets.rg import BaseNet
     from topoml.train.checkpoint import load_state_bytes
-    from topoml.train.trainer import Trainer, tensor_batches
 
     seed = _seed(cfg.seed, "base")
     torch.manual_seed(seed)
@@ -230,18 +239,9 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
     if done is not None:
         load_state_bytes(net, (folder / "best.safetensors").read_bytes())
         return net, done
-    trainer = Trainer(net, _train_config(cfg.base, seed), folder,
-                      evaluate=lambda n: {"acc4": _accuracy(n, data, "test4")}, select="acc4")
-    x, y = data["train4"]
     t0 = time.time()
-    trainer.fit(tensor_batches(x, y, cfg.base.batch_size, seed), on_epoch=_epoch_printer("base", progress),
-                progress=progress)
-    best = trainer.load_best()
-    rec = trainer.history[best]
-    result = {"best_epoch": best, "acc4": rec["metrics"]["acc4"], "parameters": count_parameters(net),
-              "train_samples": len(y), "epochs": cfg.base.epochs,
-              "train_seconds": sum(r["train_seconds"] for r in trainer.history),
-              "history": trainer.history, "wall_seconds_this_session": time.time() - t0}
+    result = {**_fit_4x4(net, cfg.base, seed, folder, data, "base", progress), "parameters": count_parameters(net),
+              "wall_seconds_this_session": time.time() - t0}
     rd.save_job("base", result)
     return net, result
 
@@ -253,7 +253,6 @@ def _stage_averages(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
 
     from topoml.invariants.chern import clean_chern_number
     from topoml.nets.rg import AveragesNet
-    from topoml.train.trainer import Trainer, tensor_batches
 
     done = rd.job_result("averages")
     if done is not None:
@@ -261,17 +260,10 @@ def _stage_averages(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
     seed = _seed(cfg.seed, "averages")
     torch.manual_seed(seed)
     net = AveragesNet()
-    trainer = Trainer(net, _train_config(cfg.averages, seed), rd.job_dir("averages"),
-                      evaluate=lambda n: {"acc4": _accuracy(n, data, "test4")}, select="acc4")
-    x, y = data["train4"]
-    trainer.fit(tensor_batches(x, y, cfg.averages.batch_size, seed), on_epoch=_epoch_printer("averages", progress),
-                progress=progress)
-    best = trainer.load_best()
     xt, yt = data["test4"]
     avg = xt.astype(np.float64).mean(axis=(1, 2))
-    result = {"acc4": trainer.history[best]["metrics"]["acc4"], "best_epoch": best,
-              "clean_formula_acc4": float(np.mean(clean_chern_number(avg[:, 0], avg[:, 1]) == yt)),
-              "train_seconds": sum(r["train_seconds"] for r in trainer.history), "history": trainer.history}
+    result = {**_fit_4x4(net, cfg.averages, seed, rd.job_dir("averages"), data, "averages", progress),
+              "net": net.config, "clean_formula_acc4": float(np.mean(clean_chern_number(avg[:, 0], avg[:, 1]) == yt))}
     rd.save_job("averages", result)
     return result
 
@@ -544,13 +536,14 @@ def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict
     _, results["rg_scratch"] = _stage_rg(cfg, rd, base, scratch, data, progress, job="rg_scratch",
                                          st=cfg.rg_scratch, train="train8", select="acc8")
     _log(f"rg (random init): {results['rg_scratch']['selected']}", progress)
+    model_stage = "rg"
     if cfg.tied.epochs > 0 and "train16" in data:
         tied, results["tied"] = _stage_rg(cfg, rd, base, copy.deepcopy(comp.rg), data, progress, job="tied",
                                           st=cfg.tied, train="train16", select="acc16", eval_sizes=(8, 16, 32))
         _log(f"tied 16x16 stage: {results['tied']['selected']}", progress)
         if results["tied"]["selected"]["acc16"] > results["rg"]["selected"]["acc16"]:
-            comp, results["model_stage"] = tied, "tied"  # same selection rule: the better 16x16 accuracy
-    results.setdefault("model_stage", "rg")
+            comp, model_stage = tied, "tied"  # same selection rule: the better 16x16 accuracy
+    results["model_stage"] = model_stage
 
     # the shipped-style model: base + the RG network of the stage with the best 16x16 accuracy
     spec = {"base": _net_kwargs(cfg.base_net, "base"), "rg": _net_kwargs(cfg.rg_net, "rg")}
@@ -648,7 +641,9 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
     ]
     if "averages" in r:
         av = r["averages"]
-        lines.append(f"* baseline blind to the disorder pattern: a {AVERAGES_DOC} trained like the base network "
+        net = av["net"]
+        lines.append(f"* baseline blind to the disorder pattern: a perceptron on the three lattice averages "
+                     f"({net['depth']} hidden layers of {net['width']}) trained like the base network "
                      f"({cfg.averages.optimizer}, lr {cfg.averages.lr}, batch {cfg.averages.batch_size}, "
                      f"{cfg.averages.epochs} epochs, {av['train_seconds']:.0f} s) reaches {_pct(av['acc4'])} on 4×4; "
                      f"the clean closed formula at the averages {_pct(av['clean_formula_acc4'])}. The base network's "
