@@ -6,7 +6,13 @@ import numpy as np
 
 from topoml.errors import ShapeError
 
-__all__ = ["accuracy", "mean_spread", "per_label_accuracy"]
+__all__ = ["accuracy", "mean_spread", "per_label_accuracy", "chern_baselines", "accuracy_breakdown",
+           "DISTANCE_BINS", "DELTA_BINS"]
+
+#: Bins of the distance of (μ̄/2, t̄₋) to the nearest clean phase line (margalit2022 Eq. A1 units).
+DISTANCE_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, np.inf)
+#: Bins of the average pairing Δ̄ (the averages' range is [0.1, 0.2]).
+DELTA_BINS = (0.1, 0.13, 0.167, 0.2)
 
 
 def accuracy(prediction: np.ndarray, label: np.ndarray) -> float:
@@ -31,3 +37,83 @@ def mean_spread(values) -> tuple[float, float]:
     if v.size == 0:
         return float("nan"), float("nan")
     return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+def _lattice_averages(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[1] != x.shape[2] or len(x) == 0:
+        raise ShapeError(f"need a non-empty batch of lattices (n, N, N, 3), got {x.shape}")
+    return x.astype(np.float64).mean(axis=(1, 2))
+
+
+def _clean_phase(avg: np.ndarray) -> np.ndarray:
+    """Clean Chern number at the averages; 99 (never a label) exactly on a clean phase line."""
+    from topoml.invariants.chern import clean_chern_number
+
+    mu, tm = avg[:, 0], avg[:, 1]
+    on_line = (np.abs(mu) == 2) | (np.abs(mu) == 2 * np.abs(tm))
+    return np.where(on_line, 99, clean_chern_number(np.where(on_line, 3.0, mu), tm))
+
+
+def chern_baselines(x: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracies of the two answers that ignore the disorder pattern, on lattices ``x`` with ``labels``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, N, N, 3)
+        p+ip lattices (channels ``mu, t_minus, delta``).
+    labels : ndarray of int, shape (n,)
+        Their Chern numbers (Bott labels).
+
+    Returns
+    -------
+    dict
+        ``always_zero``: fraction of ``labels == 0``; ``clean_phase``: fraction equal to the clean
+        closed formula (:func:`topoml.invariants.clean_chern_number`) at the lattice averages
+        ``(μ̄, t̄₋)``, where it is defined (a lattice exactly on a clean phase line counts as wrong).
+    """
+    avg = _lattice_averages(x)
+    y = np.asarray(labels)
+    if y.shape != (len(avg),):
+        raise ShapeError(f"labels must have shape ({len(avg)},), got {y.shape}")
+    clean = _clean_phase(avg)
+    return {"always_zero": float(np.mean(y == 0)), "clean_phase": float(np.mean(clean == y))}
+
+
+def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray) -> dict[str, list[dict]]:
+    """Accuracy by distance to the clean phase lines and by average pairing, with the clean-phase baseline.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, N, N, 3)
+    labels : ndarray of int, shape (n,)
+    prediction : ndarray of int, shape (n,)
+        Predicted Chern numbers (already rounded / argmax).
+
+    Returns
+    -------
+    dict
+        ``"distance"`` and ``"delta"``: one row per bin of :data:`DISTANCE_BINS` / :data:`DELTA_BINS` with
+        ``lo``, ``hi``, ``n``, ``accuracy``, ``clean_phase`` (the baseline's accuracy in that bin) and
+        ``disorder_decided`` (fraction of labels that differ from the clean phase of the averages).
+    """
+    from topoml.data.sampling import boundary_distance
+
+    avg = _lattice_averages(x)
+    y, p = np.asarray(labels), np.asarray(prediction)
+    if y.shape != (len(avg),) or p.shape != y.shape:
+        raise ShapeError(f"labels and prediction must have shape ({len(avg)},), got {y.shape}, {p.shape}")
+    clean = _clean_phase(avg)
+    out: dict[str, list[dict]] = {}
+    for key, values, bins in (("distance", boundary_distance(avg[:, 0], avg[:, 1]), DISTANCE_BINS),
+                              ("delta", avg[:, 2], DELTA_BINS)):
+        rows = []
+        for lo, hi in zip(bins[:-1], bins[1:]):
+            m = (values >= lo) & (values < hi) if hi != bins[-1] else (values >= lo) & (values <= hi)
+            n = int(m.sum())
+            rows.append({"lo": float(lo), "hi": float(hi), "n": n,
+                         "accuracy": float(np.mean(p[m] == y[m])) if n else float("nan"),
+                         "clean_phase": float(np.mean(clean[m] == y[m])) if n else float("nan"),
+                         "disorder_decided": float(np.mean(clean[m] != y[m])) if n else float("nan")})
+        out[key] = rows
+    return out

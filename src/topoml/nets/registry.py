@@ -65,13 +65,14 @@ def _register_builtin() -> None:
     register("oriekhov2025.cnn", chain.ChainCNN)
     register("oriekhov2025.sublattice", chain.SublatticeNet)
 
-    from topoml.nets.rg import AveragesNet, BaseNet, Decimation, RGNet, chern_net
+    from topoml.nets.rg import AveragesNet, BaseNet, Decimation, InvariantBaseNet, RGNet, chern_net
 
     register("margalit2022.base", BaseNet)
     register("margalit2022.rg", RGNet)
     register("margalit2022.decimation", Decimation)
     register("margalit2022.chern", chern_net)
     register("margalit2022.averages", AveragesNet)
+    register("margalit2022.base_invariant", InvariantBaseNet)
 
 
 _register_builtin()

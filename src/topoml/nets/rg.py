@@ -16,6 +16,11 @@ with channels ``(mu, t_minus, delta)`` (units of ``t₊ = 1``; axis 1 is x, axis
   target.
 * :class:`CompoundNet` — ``base ∘ RG^k``: ``k = log2(N/4)`` applications of one RG network, then the
   base network. Accepts every ``N = 4·2^k``.
+* :class:`InvariantBaseNet` — a base network with the label's exact symmetries built in (not in the
+  paper): circular padding and global pooling make it exactly invariant under the 16 cyclic
+  translations; ``symmetrize=True`` averages its prediction over transposition (with
+  ``t₋ → −t₋``) and ``μ → −μ`` (which negates the Chern number), the rest of the 64-element group of
+  :func:`topoml.hamiltonians.pip.symmetry_group`. It classifies (logits over C = −2…2) or regresses.
 * :class:`AveragesNet` — a baseline (not in the paper): a multilayer perceptron on the three lattice
   averages only, blind to the disorder pattern. Its accuracy is how far the averages alone go; a network
   that sees the lattice has to beat it to have learned anything from the disorder.
@@ -45,7 +50,13 @@ __all__ = [
     "check_lattice_batch",
     "chern_net",
     "AveragesNet",
+    "InvariantBaseNet",
+    "CHERN_CLASSES",
+    "chern_prediction",
 ]
+
+#: Chern numbers the classification heads distinguish (4×4 Bott labels are in −2…2).
+CHERN_CLASSES = (-2, -1, 0, 1, 2)
 
 Padding = Literal["zero", "periodic"]
 
@@ -219,6 +230,84 @@ class AveragesNet(nn.Module):
         return self.mlp(check_lattice_batch(x).mean(dim=(1, 2))).squeeze(-1)
 
 
+#: Input normalization of :class:`InvariantBaseNet`: centre and half-range of the averages' box
+#: (μ̄ ∈ [−4, 4], t̄₋ ∈ [−2, 2], Δ̄ ∈ [0.1, 0.2]) and the 4×4 disorder full widths (0.3, 0.2, 0.05).
+_AVG_CENTRE = (0.0, 0.0, 0.15)
+_AVG_HALF = (4.0, 2.0, 0.05)
+_DISORDER_WIDTH = (0.3, 0.2, 0.05)
+
+
+class InvariantBaseNet(nn.Module):
+    """Base network with the Bott label's exact lattice symmetries built in (not in the paper).
+
+    Parameters
+    ----------
+    width : int, default 64
+        Channels of every 3×3 convolution.
+    blocks : int, default 6
+        Residual blocks (two circular 3×3 convolutions each) after the first convolution.
+    hidden : int, default 128
+        Units of the hidden layer of the head.
+    head : {"classes", "regression"}, default "classes"
+        Logits over :data:`CHERN_CLASSES` (train with cross-entropy) or one real output (the paper's
+        ``|d| + d²`` regression).
+    symmetrize : bool, default False
+        Average the prediction over the point symmetries (identity, transposition with ``t₋ → −t₋``,
+        ``μ → −μ`` with the output's Chern number negated, both): exact invariance under the whole
+        64-element group at 4× the cost. Classes: the averaged quantity is the log-probability.
+
+    Input ``(batch, N, N, 3)`` (or ``(N, N, 3)``) float32 → ``(batch, 5)`` logits or ``(batch,)``.
+    Six input channels per site: the three raw channels centred and scaled by the averages' range, and
+    the three deviations from the lattice mean scaled by the 4×4 disorder widths. Circular padding
+    everywhere and a global mean + max pool make the output exactly invariant under cyclic translations
+    (to float rounding) for every ``N``; it is trained at ``N = 4``.
+    """
+
+    def __init__(self, width: int = 64, blocks: int = 6, hidden: int = 128,
+                 head: Literal["classes", "regression"] = "classes", symmetrize: bool = False):
+        super().__init__()
+        _check_width(width)
+        _check_width(hidden, "hidden")
+        if not isinstance(blocks, int) or isinstance(blocks, bool) or blocks < 0:
+            raise ConfigError(f"blocks must be an integer >= 0, got {blocks!r}")
+        if head not in ("classes", "regression"):
+            raise ConfigError(f"head must be 'classes' or 'regression', got {head!r}")
+        self.config = {"width": width, "blocks": blocks, "hidden": hidden, "head": head,
+                       "symmetrize": bool(symmetrize)}
+        self.symmetrize = bool(symmetrize)
+        self.register_buffer("centre", torch.tensor(_AVG_CENTRE), persistent=False)
+        self.register_buffer("half_range", torch.tensor(_AVG_HALF), persistent=False)
+        self.register_buffer("dwidth", torch.tensor(_DISORDER_WIDTH), persistent=False)
+        self.first = _Conv(6, width, "periodic")
+        self.pairs = nn.Sequential(*[_ResidualPair(width, width, "periodic") for _ in range(blocks)])
+        n_out = len(CHERN_CLASSES) if head == "classes" else 1
+        self.head = nn.Sequential(nn.Linear(2 * width, hidden), nn.ReLU(), nn.Linear(hidden, n_out))
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2), keepdim=True)
+        h = torch.cat([(x - self.centre) / self.half_range, (x - mean) / self.dwidth], dim=-1)
+        return h.permute(0, 3, 1, 2)
+
+    def _raw(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.pairs(F.relu(self.first(self._features(x))))
+        out = self.head(torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1))
+        return out.squeeze(-1) if self.config["head"] == "regression" else out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_lattice_batch(x)
+        if not self.symmetrize:
+            return self._raw(x)
+        flip = torch.tensor([-1.0, 1.0, 1.0], dtype=x.dtype, device=x.device)
+        xt = x.transpose(1, 2) * torch.tensor([1.0, -1.0, 1.0], dtype=x.dtype, device=x.device)
+        b = len(x)
+        out = self._raw(torch.cat([x, xt, x * flip, xt * flip]))
+        if self.config["head"] == "regression":
+            return (out[:b] + out[b:2 * b] - out[2 * b:3 * b] - out[3 * b:]) / 4
+        logp = torch.log_softmax(out, dim=1)
+        # mu -> -mu negates C: class k of the flipped lattice is class -k of the original
+        return (logp[:b] + logp[b:2 * b] + logp[2 * b:3 * b].flip(1) + logp[3 * b:].flip(1)) / 4
+
+
 def decimation(x: torch.Tensor) -> torch.Tensor:
     """2×2 average pooling of lattices: ``(batch, 2N, 2N, 3) → (batch, N, N, 3)`` (the block average).
 
@@ -282,15 +371,46 @@ class CompoundNet(nn.Module):
         return self.base(self.coarse_grain(x))
 
 
-def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int = 4) -> CompoundNet:
+def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int = 4,
+              base_kind: Literal["paper", "invariant"] = "paper") -> CompoundNet:
     """Build ``base ∘ RG^k`` from keyword dicts (the form stored with saved weights).
 
     Parameters
     ----------
     base : dict, optional
-        Keyword arguments of :class:`BaseNet` (default: the paper's).
+        Keyword arguments of the base network (default: the paper's).
     rg : dict, optional
         Keyword arguments of :class:`RGNet`; ``None`` uses :class:`Decimation` (the baseline).
     base_size : int, default 4
+    base_kind : {"paper", "invariant"}, default "paper"
+        :class:`BaseNet` or :class:`InvariantBaseNet`.
     """
-    return CompoundNet(BaseNet(**(base or {})), Decimation() if rg is None else RGNet(**rg), base_size=base_size)
+    kinds = {"paper": BaseNet, "invariant": InvariantBaseNet}
+    if base_kind not in kinds:
+        raise ConfigError(f"base_kind must be 'paper' or 'invariant', got {base_kind!r}")
+    return CompoundNet(kinds[base_kind](**(base or {})), Decimation() if rg is None else RGNet(**rg),
+                       base_size=base_size)
+
+
+def chern_prediction(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chern numbers and a confidence from a Chern network's output.
+
+    Parameters
+    ----------
+    out : tensor of shape (batch,) or (batch, len(CHERN_CLASSES))
+        A regression output (real Chern number) or class logits over :data:`CHERN_CLASSES`.
+
+    Returns
+    -------
+    (chern, confidence) : int64 tensor (batch,), float tensor (batch,)
+        Regression: ``round(out)`` and ``1 − 2·|out − round(out)|`` (1 = on an integer, 0 = half-way).
+        Classes: the most probable class and its softmax probability.
+    """
+    if out.dim() == 1:
+        c = torch.round(out)
+        return c.long(), 1 - 2 * (out - c).abs()
+    if out.dim() != 2 or out.shape[1] != len(CHERN_CLASSES):
+        raise ShapeError(f"need outputs of shape (batch,) or (batch, {len(CHERN_CLASSES)}), got {tuple(out.shape)}")
+    p = torch.softmax(out, dim=1)
+    conf, k = p.max(dim=1)
+    return k + CHERN_CLASSES[0], conf

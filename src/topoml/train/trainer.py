@@ -44,6 +44,8 @@ __all__ = [
     "round_accuracy",
     "predict_batches",
     "decimation_batches",
+    "chern_class_loss",
+    "symmetry_augmented",
 ]
 
 
@@ -55,6 +57,23 @@ def chern_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return per.reshape(per.shape[0], -1).sum(dim=1).mean() if per.dim() > 1 else per.mean()
 
 
+def chern_class_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of class logits over :data:`topoml.nets.rg.CHERN_CLASSES` against integer Chern labels.
+
+    Parameters
+    ----------
+    logits : tensor of shape (batch, 5)
+    target : tensor of shape (batch,), Chern numbers in −2…2 (float or int; rounded)
+    """
+    from topoml.nets.rg import CHERN_CLASSES
+
+    k = torch.round(target).long() - CHERN_CLASSES[0]
+    if logits.dim() != 2 or logits.shape[1] != len(CHERN_CLASSES) or k.min() < 0 or k.max() >= len(CHERN_CLASSES):
+        raise ShapeError(f"need logits (batch, {len(CHERN_CLASSES)}) and labels in {CHERN_CLASSES}, "
+                         f"got {tuple(logits.shape)} and labels {int(target.min())}…{int(target.max())}")
+    return torch.nn.functional.cross_entropy(logits, k)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of a :class:`Trainer`.
@@ -63,14 +82,17 @@ class TrainConfig:
     ----------
     epochs : int >= 1
     batch_size : int >= 1, default 640 (margalit2022)
-    optimizer : {"sgd", "adam"}, default "sgd"
-        ``"sgd"``: SGD with Nesterov momentum ``momentum`` (the paper); ``"adam"``: Adam.
+    optimizer : {"sgd", "adam", "adamw"}, default "sgd"
+        ``"sgd"``: SGD with Nesterov momentum ``momentum`` (the paper); ``"adam"``: Adam; ``"adamw"``: AdamW
+        with decoupled ``weight_decay``.
     lr : float > 0, default 0.01 (the paper's base network; 5e-4 for the RG network)
     momentum : float in [0, 1), default 0.9
-    schedule : {"constant", "cosine"}, default "constant"
-        Cosine decays the learning rate per step to 0 at the end of ``epochs``.
+    schedule : {"constant", "cosine", "onecycle"}, default "constant"
+        Cosine decays the learning rate per step to 0 at the end of ``epochs``; ``onecycle`` first rises
+        linearly from ``lr/25`` to ``lr`` over the first 5 % of the steps, then decays like cosine.
     seed : int, default 0
         The batch order of epoch ``e`` is a function of ``(seed, e)``.
+    weight_decay : float >= 0, default 0 (``adamw`` only)
     """
 
     epochs: int
@@ -78,8 +100,9 @@ class TrainConfig:
     optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
-    schedule: Literal["constant", "cosine"] = "constant"
+    schedule: Literal["constant", "cosine", "onecycle"] = "constant"
     seed: int = 0
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -88,18 +111,30 @@ class TrainConfig:
             raise ConfigError(f"lr must be a positive number, got {self.lr}")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.optimizer not in ("sgd", "adam"):
-            raise ConfigError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ConfigError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise ConfigError(f"optimizer must be 'sgd', 'adam' or 'adamw', got {self.optimizer!r}")
+        if self.schedule not in ("constant", "cosine", "onecycle"):
+            raise ConfigError(f"schedule must be 'constant', 'cosine' or 'onecycle', got {self.schedule!r}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
 
 
 BatchSource = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 
 
+def _perm(n: int, seed: int, index: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1)[0]))
+    return torch.randperm(n, generator=gen)
+
+
 def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, batch_size: int,
-                   seed: int = 0) -> BatchSource:
-    """A batch source over in-memory data: epoch ``e`` visits all samples in a permutation seeded by ``(seed, e)``.
+                   seed: int = 0, samples_per_epoch: int | None = None) -> BatchSource:
+    """A batch source over in-memory data, in seeded random order.
+
+    Without ``samples_per_epoch``, epoch ``e`` visits all samples in a permutation seeded by ``(seed, e)``.
+    With it, the data are one stream of passes (pass ``p`` in the permutation seeded by ``(seed, p)``) and
+    epoch ``e`` is its slice ``[e·samples_per_epoch, (e+1)·samples_per_epoch)``: shorter epochs (more
+    frequent checkpoints and evaluations) over a large dataset, still a function of ``(seed, e)`` only.
 
     Parameters
     ----------
@@ -107,25 +142,70 @@ def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, b
     y : array of shape (n, ...), converted to float32
     batch_size : int
     seed : int
+    samples_per_epoch : int, optional
 
     Raises
     ------
     ShapeError
         ``x`` and ``y`` differ in length or are empty.
+    ConfigError
+        ``samples_per_epoch < 1``.
     """
     xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
     yt = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).float()
-    if len(xt) != len(yt) or len(xt) == 0:
-        raise ShapeError(f"need x and y of the same non-zero length, got {len(xt)} and {len(yt)}")
+    n = len(xt)
+    if n != len(yt) or n == 0:
+        raise ShapeError(f"need x and y of the same non-zero length, got {n} and {len(yt)}")
+    if samples_per_epoch is not None and samples_per_epoch < 1:
+        raise ConfigError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
+
+    def indices(epoch: int) -> torch.Tensor:
+        if samples_per_epoch is None:
+            return _perm(n, seed, epoch)
+        a, b = epoch * samples_per_epoch, (epoch + 1) * samples_per_epoch
+        return torch.cat([_perm(n, seed, p) for p in range(a // n, (b - 1) // n + 1)])[a - (a // n) * n:][:b - a]
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
-        perm = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), batch_size):
+        perm = indices(epoch)
+        for i in range(0, len(perm), batch_size):
             idx = perm[i : i + batch_size]
             yield xt[idx], yt[idx]
 
-    batches.n_samples = len(xt)  # type: ignore[attr-defined]
+    batches.n_samples = n if samples_per_epoch is None else samples_per_epoch  # type: ignore[attr-defined]
+    return batches
+
+
+def symmetry_augmented(source: BatchSource, seed: int = 0, *, translations: bool = True) -> BatchSource:
+    """Wrap a batch source of ``(lattices, Chern labels)`` with the label's exact symmetries, fresh per sample.
+
+    Each lattice of a batch gets an independent random element of the group of
+    :func:`topoml.hamiltonians.pip.symmetry_group`: a cyclic translation (if ``translations``), the
+    transposition with ``t₋ → −t₋`` (probability ½) and ``μ → −μ`` (probability ½; the label is negated).
+    The draws of epoch ``e`` come from a generator seeded by ``(seed, e)``, so a resumed run sees the
+    same augmented batches. Lattices ``(batch, N, N, 3)``, labels ``(batch,)``; ``N`` must be even
+    (``μ → −μ`` needs a bipartite torus).
+    """
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch, 7]).generate_state(1)[0]))
+        for x, y in source(epoch):
+            b, N = x.shape[0], x.shape[1]
+            if N % 2:
+                raise ShapeError(f"symmetry augmentation needs an even lattice size, got {N}")
+            if translations:
+                shift = torch.randint(0, N, (2, b), generator=gen)
+                r = torch.arange(N)
+                ii = (r[None, :] - shift[0][:, None]) % N
+                jj = (r[None, :] - shift[1][:, None]) % N
+                x = x[torch.arange(b)[:, None, None], ii[:, :, None], jj[:, None, :]]
+            tr = torch.rand(b, generator=gen) < 0.5
+            xt = x.transpose(1, 2) * torch.tensor([1.0, -1.0, 1.0], dtype=x.dtype)
+            x = torch.where(tr[:, None, None, None], xt, x)
+            sign = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0).to(x.dtype)
+            x = torch.cat([x[..., :1] * sign[:, None, None, None], x[..., 1:]], dim=-1)
+            yield x, y * sign.to(y.dtype)
+
+    batches.n_samples = getattr(source, "n_samples", None)  # type: ignore[attr-defined]
     return batches
 
 
@@ -161,8 +241,14 @@ def predict_batches(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: in
 
 
 def round_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of samples with ``round(pred) == label`` (margalit2022's accuracy)."""
+    """Fraction of samples with ``round(pred) == label`` (margalit2022's accuracy).
+
+    ``pred`` of shape ``(n,)`` holds real Chern numbers; of shape ``(n, 5)``, class scores over
+    :data:`topoml.nets.rg.CHERN_CLASSES` (the predicted label is the best class).
+    """
     pred, labels = np.asarray(pred), np.asarray(labels)
+    if pred.ndim == 2 and labels.ndim == 1 and pred.shape[0] == labels.shape[0] and pred.shape[1] == 5:
+        pred = np.argmax(pred, axis=1) - 2
     if pred.shape != labels.shape or pred.size == 0:
         raise ShapeError(f"need predictions and labels of the same non-empty shape, got {pred.shape}, {labels.shape}")
     return float(np.mean(np.rint(pred) == labels))
@@ -206,6 +292,8 @@ class Trainer:
         if config.optimizer == "sgd":
             self.opt = torch.optim.SGD(self.params, lr=config.lr, momentum=config.momentum,
                                        nesterov=config.momentum > 0)
+        elif config.optimizer == "adamw":
+            self.opt = torch.optim.AdamW(self.params, lr=config.lr, weight_decay=config.weight_decay)
         else:
             self.opt = torch.optim.Adam(self.params, lr=config.lr)
         self.history: list[dict] = []
@@ -281,9 +369,15 @@ class Trainer:
     # -- training ----------------------------------------------------------------------------------
 
     def _lr(self, step: int, total: int) -> float:
+        lr = self.config.lr
+        if self.config.schedule == "onecycle":
+            warm = max(1, total // 20)
+            if step < warm:
+                return lr / 25 + (lr - lr / 25) * step / warm
+            return 0.5 * lr * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
         if self.config.schedule == "cosine":
-            return 0.5 * self.config.lr * (1 + math.cos(math.pi * step / total))
-        return self.config.lr
+            return 0.5 * lr * (1 + math.cos(math.pi * step / total))
+        return lr
 
     def fit(self, batches: BatchSource, *, steps_per_epoch: int | None = None,
             on_epoch: Callable[[dict], None] | None = None, progress: bool = False) -> list[dict]:

@@ -1,0 +1,149 @@
+"""The symmetry-built-in base network, class loss, augmentation and stream epochs (issue 10)."""
+
+import numpy as np
+import pytest
+import torch
+
+from topoml.data.sampling import SamplingSpec, sample_lattices
+from topoml.errors import ConfigError, ShapeError
+from topoml.hamiltonians.pip import LatticeSymmetry, symmetry_group
+from topoml.invariants import bott_index
+from topoml.nets.rg import CHERN_CLASSES, InvariantBaseNet, chern_net, chern_prediction
+from topoml.nets.registry import count_parameters, get_net
+from topoml.train.checkpoint import load_model, model_bytes
+from topoml.train.trainer import (TrainConfig, Trainer, chern_class_loss, round_accuracy, symmetry_augmented,
+                                  tensor_batches)
+
+
+@pytest.fixture(scope="module")
+def x4():
+    return sample_lattices(64, SamplingSpec(lattice_size=4), rng=2).astype(np.float32)
+
+
+def _out(net, x):
+    with torch.no_grad():
+        return net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).double().numpy()
+
+
+@pytest.mark.parametrize("head", ["classes", "regression"])
+def test_translation_invariant_to_float_tolerance(x4, head):
+    torch.manual_seed(0)
+    net = InvariantBaseNet(width=16, blocks=2, head=head).eval()
+    ref = _out(net, x4)
+    for g in symmetry_group(4)[1:16]:
+        np.testing.assert_allclose(_out(net, g.apply(x4)), ref, atol=2e-5)
+
+
+@pytest.mark.parametrize("head", ["classes", "regression"])
+def test_symmetrized_net_is_invariant_under_the_whole_group(x4, head):
+    torch.manual_seed(0)
+    net = InvariantBaseNet(width=16, blocks=2, head=head, symmetrize=True).eval()
+    ref = _out(net, x4)
+    for g in symmetry_group(4)[::5]:
+        got = _out(net, g.apply(x4))
+        if g.negate_mu:  # the Chern number changes sign
+            got = -got if head == "regression" else got[:, ::-1]
+        np.testing.assert_allclose(got, ref, atol=2e-5)
+
+
+def test_unsymmetrized_net_is_not_transpose_invariant(x4):
+    torch.manual_seed(0)
+    net = InvariantBaseNet(width=16, blocks=2).eval()
+    assert np.abs(_out(net, LatticeSymmetry((0, 0), True).apply(x4)) - _out(net, x4)).max() > 1e-4
+
+
+def test_shapes_registry_and_round_trip(x4):
+    torch.manual_seed(0)
+    net = get_net("margalit2022.base_invariant", width=8, blocks=1)
+    assert _out(net, x4).shape == (64, len(CHERN_CLASSES))
+    assert _out(net, x4[0]).shape == (1, len(CHERN_CLASSES))
+    assert count_parameters(InvariantBaseNet()) == 463_813  # the pilot's network (shared/docs)
+    net2, meta = load_model(model_bytes(net, "margalit2022.base_invariant", net.config, {"a": 1}))
+    np.testing.assert_array_equal(_out(net2, x4), _out(net.eval(), x4))
+    comp = chern_net({"width": 8, "blocks": 1}, None, base_kind="invariant")
+    assert _out(comp, sample_lattices(3, SamplingSpec(lattice_size=8), rng=1)).shape == (3, 5)
+
+
+def test_bad_configs():
+    with pytest.raises(ConfigError):
+        InvariantBaseNet(head="softmax")
+    with pytest.raises(ConfigError):
+        InvariantBaseNet(blocks=-1)
+    with pytest.raises(ConfigError):
+        chern_net(base_kind="nope")
+    with pytest.raises(ShapeError):
+        InvariantBaseNet(width=8, blocks=1)(torch.zeros(2, 4, 5, 3))
+
+
+def test_chern_prediction_and_accuracy():
+    logits = torch.tensor([[0.0, 0.0, 5.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 9.0]])
+    c, conf = chern_prediction(logits)
+    assert c.tolist() == [0, 2] and conf[1] > conf[0] > 0.9
+    c, conf = chern_prediction(torch.tensor([0.9, -0.5001]))
+    assert c.tolist() == [1, -1] and abs(conf[0] - 0.8) < 1e-6 and conf[1] < 1e-3
+    assert round_accuracy(logits.numpy(), np.array([0, 1])) == 0.5
+    with pytest.raises(ShapeError):
+        chern_prediction(torch.zeros(2, 3))
+
+
+def test_class_loss():
+    logits = torch.zeros(3, 5, requires_grad=True)
+    assert abs(chern_class_loss(logits, torch.tensor([0.0, 1.0, -2.0])).item() - np.log(5)) < 1e-6
+    with pytest.raises(ShapeError):
+        chern_class_loss(logits, torch.tensor([0.0, 3.0, 0.0]))
+
+
+def test_augmentation_applies_exact_symmetries_with_the_label():
+    x = sample_lattices(40, SamplingSpec(lattice_size=4), rng=8)
+    y = bott_index(x).label
+    src = symmetry_augmented(tensor_batches(x, y, 16, seed=1), seed=4)
+    xs, ys = zip(*src(0))
+    xa, ya = torch.cat(xs).double().numpy(), torch.cat(ys).numpy()
+    np.testing.assert_array_equal(bott_index(xa).label, ya)  # every augmented label is exact
+    assert (ya != 0).any() and {-1, 1} <= set(np.sign(xa[..., 0].sum(axis=(1, 2))).astype(int).tolist())
+    xs2, ys2 = zip(*src(0))  # a function of (seed, epoch): resumed runs see the same batches
+    np.testing.assert_array_equal(torch.cat(xs2).numpy(), xa.astype(np.float32))
+
+
+def test_stream_epochs_cover_the_passes_in_order():
+    x = torch.arange(10, dtype=torch.float32)[:, None, None, None].expand(10, 2, 2, 3)
+    y = torch.arange(10, dtype=torch.float32)
+    src = tensor_batches(x, y, 3, seed=2, samples_per_epoch=4)
+    seen = [torch.cat([b for _, b in src(e)]).long().tolist() for e in range(5)]
+    stream = sum(seen, [])
+    assert sorted(stream[:10]) == list(range(10)) and sorted(stream[10:20]) == list(range(10))
+    full = [torch.cat([b for _, b in tensor_batches(x, y, 3, seed=2)(p)]).long().tolist() for p in range(2)]
+    assert stream == full[0] + full[1]  # the stream is the plain per-pass permutations, sliced
+
+
+def test_classifier_learns_a_clean_phase_quickly(tmp_path):
+    """A tiny classifier trained with the class loss beats 'always 0'."""
+    tmp = tmp_path / "t"
+    x, av = sample_lattices(3000, SamplingSpec(lattice_size=4, averages="uniform"), rng=3, return_averages=True)
+    y = bott_index(x).label
+    torch.manual_seed(0)
+    net = InvariantBaseNet(width=16, blocks=1, hidden=32)
+    tr = Trainer(net, TrainConfig(epochs=6, batch_size=64, optimizer="adamw", lr=3e-3, schedule="onecycle",
+                                  weight_decay=1e-4), folder=tmp,
+                 loss=chern_class_loss)
+    tr.fit(symmetry_augmented(tensor_batches(x[:2500], y[:2500], 64, seed=1), seed=1))
+    acc = round_accuracy(_out(net.eval(), x[2500:]), y[2500:])
+    assert acc > np.mean(y[2500:] == 0) + 0.05
+
+
+def test_baselines_and_breakdown():
+    from topoml.evaluate.metrics import accuracy_breakdown, chern_baselines
+    from topoml.hamiltonians.pip import clean_lattice
+
+    x = np.stack([clean_lattice(4, mu, 0.2, 0.15) for mu in (-1.0, 1.0, -3.0, 3.0)])
+    b = chern_baselines(x, np.array([1, -1, 0, 1]))
+    assert b == {"always_zero": 0.25, "clean_phase": 0.75}
+    xs, av = sample_lattices(500, SamplingSpec(lattice_size=4, averages="uniform"), rng=4, return_averages=True)
+    y = bott_index(xs).label
+    br = accuracy_breakdown(xs, y, y)
+    assert sum(r["n"] for r in br["distance"]) == 500 == sum(r["n"] for r in br["delta"])
+    assert all(r["accuracy"] == 1.0 for r in br["distance"] if r["n"])
+    far = br["distance"][-1]
+    assert far["clean_phase"] > 0.97 and far["disorder_decided"] < 0.03  # the disorder decides labels near the lines
+    with pytest.raises(ShapeError):
+        chern_baselines(x, np.zeros(3))
