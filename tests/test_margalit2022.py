@@ -43,6 +43,22 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert rows[4]["speedup"] > 0 and "bott_s" not in rows[32]
     report = (out / "report.md").read_text()
     assert format_table(s) in report and "Fig. 7" in report
+    # final table: every test set with both baselines; the 4x4 breakdown adds up to the whole set
+    fin = s["final"]
+    assert {"test4", "test4_bb", "test8", "test8_bb", "test16"} <= set(fin)
+    for name, row in fin.items():
+        if name == "model_stage":
+            continue
+        assert set(row) >= {"n", "accuracy", "always_zero", "clean_phase"}
+    assert sum(r["n"] for r in fin["test4"]["breakdown"]["distance"]) == fin["test4"]["n"] == 1000
+    assert "accuracy_group_averaged" in fin["test4"]  # the quick base network is the invariant kind
+    # the base stage selected its epoch on the uniform set and recorded the biased one
+    assert s["base"]["acc4"] == max(h["metrics"]["acc4"] for h in s["base"]["history"])
+    assert "acc4_bb" in s["base"]["history"][0]["metrics"]
+    # ablation rows: one job each, the paper row with the paper's network
+    assert set(s["ablation"]) == {"paper", "invariant_regression"}
+    assert s["ablation"]["paper"]["net"]["kind"] == "paper" and s["ablation"]["paper"]["stage"]["augment"] is False
+    assert "## Base-network ablation" in report and "| 16×16 |" in report
     env = json.loads((out / "environment.json").read_text())
     assert env["seed"] == 7 and "git_hash" in env
 
@@ -66,7 +82,14 @@ def test_config_errors():
                                        "train8": {"lattice_size": 6, "averages": "uniform", "n_samples": 5, "seed": 1}}})
     with pytest.raises(ConfigError, match="unknown profile"):
         load_config("huge")
-
+    with pytest.raises(ConfigError, match="unknown 4x4 training set"):
+        load_config("quick", {"ablation.x.train": ["train8"]})
+    with pytest.raises(ConfigError, match="ablation.x.head"):
+        load_config("quick", {"ablation.x.base_net": {"head": "softmax"}})
+    with pytest.raises(ConfigError, match="rg_net.kind"):
+        load_config("quick", {"rg_net.kind": "invariant"})
+    for profile in ("default", "narrow2022"):  # the shipped profiles validate
+        assert load_config(profile).data["train4"].n_samples == 2_000_000
 
 
 def test_dotted_overrides_reach_into_tables():
@@ -102,8 +125,9 @@ def test_predict_and_evaluate(quick_run, tmp_path, capsys):
     rc, stdout, _ = _run_cli(["predict", str(tmp_path / "l.npy"), "--weights", model, "--json"], capsys)
     js = json.loads(stdout)
     assert rc == 0 and js["lattice_size"] == 16 and len(js["predictions"]) == 3
-    p = js["predictions"][0]
-    assert p["distance"] == pytest.approx(abs(p["output"] - p["chern_number"]))
+    p = js["predictions"][0]  # the quick model is a classifier: confidence = winning class probability
+    assert p["confidence"] == pytest.approx(max(p["probabilities"]), abs=1e-6)
+    assert p["chern_number"] == int(np.argmax(p["probabilities"])) - 2 and sum(p["probabilities"]) == pytest.approx(1)
     np.save(tmp_path / "one.npy", x[0])
     assert _run_cli(["predict", str(tmp_path / "one.npy"), "--weights", model], capsys)[0] == 0
     import h5py

@@ -87,12 +87,22 @@ def load_lattices(path: str | Path, key: str | None = None) -> np.ndarray:
 
 
 def predict_chern(net, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Chern numbers of lattices ``x`` (batch, N, N, 3): (labels int64, raw outputs, distance to the nearest integer)."""
+    """Chern numbers of lattices ``x`` (batch, N, N, 3).
+
+    Returns ``(labels int64 (n,), raw outputs (n,) or class probabilities (n, 5), confidence (n,))``, with
+    the confidence of :func:`topoml.nets.rg.chern_prediction` (1 = sure; regression: ``1 − 2·distance to
+    the nearest integer``, classes: the winning softmax probability).
+    """
+    import torch
+
+    from topoml.nets.rg import chern_prediction
     from topoml.train.trainer import predict_batches
 
     raw = predict_batches(net, x, batch_size=256)
-    label = np.rint(raw).astype(np.int64)
-    return label, raw, np.abs(raw - label)
+    label, conf = chern_prediction(torch.from_numpy(raw))
+    if raw.ndim == 2:
+        raw = torch.softmax(torch.from_numpy(raw), dim=1).numpy()
+    return label.numpy(), raw, conf.double().numpy()
 
 
 def _load_model(path: str | None):
@@ -110,14 +120,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     net, meta = _load_model(args.weights)
     x = load_lattices(args.lattice, args.key)
-    label, raw, dist = predict_chern(net, x)
+    label, raw, conf = predict_chern(net, x)
     if args.json:
         print(json.dumps({"lattice_size": int(x.shape[1]), "weights": str(args.weights or "packaged"),
-                          "predictions": [{"index": i, "chern_number": int(c), "output": float(r), "distance": float(d)}
-                                          for i, (c, r, d) in enumerate(zip(label, raw, dist))]}, indent=1))
+                          "predictions": [{"index": i, "chern_number": int(c), "confidence": float(q),
+                                           **({"output": float(r)} if raw.ndim == 1 else
+                                              {"probabilities": [float(v) for v in r]})}
+                                          for i, (c, r, q) in enumerate(zip(label, raw, conf))]}, indent=1))
     else:
-        for i, (c, d) in enumerate(zip(label, dist)):
-            print(f"{i}\t{c:+d}\t{d:.3f}")
+        for i, (c, q) in enumerate(zip(label, conf)):
+            print(f"{i}\t{c:+d}\t{q:.3f}")
     return 0
 
 
@@ -140,14 +152,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     net, meta = _load_model(args.weights)
     x, y = _dataset_xy(args.data)
     rg_steps(x.shape[1])
-    if meta["net"]["name"] == "margalit2022.base" and x.shape[1] != 4:
+    if meta["net"]["name"] in ("margalit2022.base", "margalit2022.base_invariant") and x.shape[1] != 4:
         raise ShapeError(f"a base network evaluates 4x4 lattices; {args.data} holds {x.shape[1]}x{x.shape[1]}")
-    label, raw, dist = predict_chern(net, x)
+    label, raw, conf = predict_chern(net, x)
     per = {int(c): float(np.mean(label[y == c] == c)) for c in np.unique(y)}
     acc = float(np.mean(label == y))
     res = {"dataset": str(args.data), "n": int(len(y)), "lattice_size": int(x.shape[1]), "accuracy": acc,
            "accuracy_stderr": math.sqrt(max(acc * (1 - acc), 1 / len(y)) / len(y)),
-           "per_label_accuracy": per, "mean_distance": float(dist.mean())}
+           "per_label_accuracy": per, "mean_confidence": float(conf.mean())}
     if args.json:
         print(json.dumps(res, indent=1))
     else:
