@@ -1,0 +1,74 @@
+"""Training throughput of 4x4 base networks: samples/s of forward + backward + optimizer step (issue 10).
+
+    python benchmarks/bench_base_train.py [--threads 2] [--batch 256] [--steps 30]
+
+Compares, in one run and interleaved (so that machine load hits every network alike), the default
+base network of `topoml reproduce margalit2022` (InvariantBaseNet, width 64, 6 blocks, class head,
+with the symmetry augmentation of the batch included) against the paper's architecture at width 256
+(BaseNet, 4.7 M parameters, regression) and at width 64 (narrow2022). Reports samples/s per network
+and the ratio to the paper's network. The figure that transfers between machines is the ratio.
+"""
+
+import argparse
+import os
+import time
+
+import torch
+
+from topoml.nets.registry import count_parameters
+from topoml.nets.rg import BaseNet, InvariantBaseNet
+from topoml.train.trainer import chern_class_loss, chern_loss, symmetry_augmented
+
+
+def _step_fn(net, loss, augment):
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+
+    def source(_epoch):
+        yield x, y
+
+    x = torch.randn(args.batch, 4, 4, 3)
+    y = torch.randint(-1, 2, (args.batch,)).float()
+    aug = symmetry_augmented(source, seed=0) if augment else source
+
+    def step():
+        for xb, yb in aug(0):
+            opt.zero_grad(set_to_none=True)
+            loss(net(xb), yb).backward()
+            opt.step()
+
+    return step
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    nets = {
+        "invariant w64 x 6 blocks, classes, augmented (default)": (InvariantBaseNet(), chern_class_loss, True),
+        "paper ResNet w256 depth 9, regression (the paper's)": (BaseNet(width=256), chern_loss, False),
+        "paper ResNet w64 depth 9, regression (narrow2022)": (BaseNet(width=64), chern_loss, False),
+    }
+    steps = {k: _step_fn(*v) for k, v in nets.items()}
+    for s in steps.values():  # warm-up
+        s()
+    seconds = dict.fromkeys(steps, 0.0)
+    for _ in range(args.steps):  # interleaved rounds
+        for k, s in steps.items():
+            t = time.perf_counter()
+            s()
+            seconds[k] += time.perf_counter() - t
+    ref = args.steps * args.batch / seconds["paper ResNet w256 depth 9, regression (the paper's)"]
+    print(f"threads {args.threads}, batch {args.batch}, {args.steps} steps each, load {os.getloadavg()[0]:.1f}")
+    print("| network | parameters | samples/s | vs the paper's |")
+    print("|---|---|---|---|")
+    for k, (net, _, _) in nets.items():
+        rate = args.steps * args.batch / seconds[k]
+        print(f"| {k} | {count_parameters(net):,} | {rate:,.0f} | {rate / ref:.2f}x |")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=30)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    main()
