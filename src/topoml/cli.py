@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from topoml.cli_types import positive_int
 from topoml.errors import TopomlError
 
 __all__ = ["main", "build_parser"]
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="default", help="config profile (default: %(default)s)")
     r.add_argument("--config", help="TOML file with profiles, instead of the built-in one")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
-    r.add_argument("--workers", type=int, help="parallel worker processes")
+    r.add_argument("--workers", type=positive_int, help="parallel worker processes")
     r.add_argument("--out", help="run directory (default: runs/<experiment>-<profile>); an existing one resumes")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_reproduce)

@@ -75,7 +75,7 @@ from scipy.linalg import lapack
 
 from topoml.errors import GapClosedError, InputError, QuantizationError, ShapeError, SymmetryError
 from topoml.hamiltonians.pip import check_lattice, disordered_lattice, majorana_hamiltonian, site_positions
-from topoml.parallel import single_thread_env
+from topoml.parallel import single_thread_env, worker_init
 
 __all__ = [
     "BATCH_MAX_N",
@@ -269,7 +269,8 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     import multiprocessing
 
     with single_thread_env():
-        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=worker_init, initargs=(os.getpid(),))
         # start every worker now, while the environment says one thread
         for f in [ex.submit(_worker_ready, 0.2) for _ in range(workers)]:
             f.result()
