@@ -99,7 +99,19 @@ def blas_threads(limit: int | None = 1) -> Iterator[None]:
     if limit is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=int(limit)):
+    with _controller().limit(limits=int(limit)):
         yield
+
+
+_CONTROLLER = None
+
+
+def _controller():
+    """One ``threadpoolctl.ThreadpoolController`` per process (listing the loaded libraries costs ~1 ms;
+    a new one is made after a fork)."""
+    global _CONTROLLER
+    if _CONTROLLER is None or _CONTROLLER[0] != os.getpid():
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = (os.getpid(), ThreadpoolController())
+    return _CONTROLLER[1]

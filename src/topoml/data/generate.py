@@ -290,7 +290,7 @@ def _label(x: np.ndarray, report: Callable[[int], None] | None) -> tuple[np.ndar
     step = _batch_size(x.shape[1])
     for a in range(0, n, step):
         b = min(n, a + step)
-        res = bott_index(x[a:b])
+        res = bott_index(x[a:b], on_gapless="flag")  # datasets label everything; the gap is stored
         raw[a:b], label[a:b], gap[a:b] = res.raw, res.label, res.gap
         if report is not None:
             report(b - a)

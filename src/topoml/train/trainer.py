@@ -92,6 +92,8 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ConfigError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
 
 
 BatchSource = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]
@@ -112,9 +114,13 @@ def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, b
     ------
     ShapeError
         ``x`` and ``y`` differ in length or are empty.
+    InputError
+        NaN/inf or non-real values.
     """
-    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
-    yt = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).float()
+    from topoml.train.loop import check_array
+
+    xt = check_array(x, "x")
+    yt = check_array(y, "y")
     if len(xt) != len(yt) or len(xt) == 0:
         raise ShapeError(f"need x and y of the same non-zero length, got {len(xt)} and {len(yt)}")
 
@@ -153,10 +159,20 @@ def decimation_batches(samples_per_epoch: int, batch_size: int, *, size: int = 8
 
 @torch.no_grad()
 def predict_batches(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``."""
+    """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``.
+
+    Raises
+    ------
+    InputError
+        ``x`` not real, or NaN/inf.
+    ShapeError
+        ``x`` does not fit the network.
+    """
+    from topoml.train.loop import check_array, run_net
+
     net.eval()
-    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
-    out = [net(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
+    xt = check_array(x, "x", allow_empty=True)
+    out = [run_net(net, xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
     return torch.cat(out).double().numpy() if out else np.zeros(0)
 
 
@@ -301,6 +317,8 @@ class Trainer:
         """
         from tqdm.auto import tqdm
 
+        from topoml.train.loop import run_net
+
         self.folder.mkdir(parents=True, exist_ok=True)
         start = self._resume()
         if steps_per_epoch is None:
@@ -317,7 +335,7 @@ class Trainer:
                 for g in self.opt.param_groups:
                     g["lr"] = self._lr(step, total)
                 self.opt.zero_grad(set_to_none=True)
-                loss = self.loss(self.net(xb), yb)
+                loss = self.loss(run_net(self.net, xb), yb)
                 if not torch.isfinite(loss):
                     raise CheckpointError(f"training diverged at epoch {epoch} (loss {loss.item()}); "
                                           "lower the learning rate")
