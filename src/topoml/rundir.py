@@ -27,7 +27,7 @@ from typing import Any
 from topoml.errors import ConfigError, InputError
 from topoml.provenance import environment_info
 
-__all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text", "to_jsonable", "writable_folder"]
+__all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text", "md_cell", "to_jsonable", "writable_folder"]
 
 
 def _umask() -> int:
@@ -79,6 +79,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def md_cell(text: Any) -> str:
+    """``text`` made safe for a Markdown table cell: ``|`` escaped (``|w|`` would split the cell), no newlines."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+#: Note printed and written in every report of a quick profile.
+QUICK_NOTE = ("Quick profile: a smoke test with tiny data and few epochs; its numbers check that the pipeline "
+              "runs and are not results (degenerate values are expected).")
 
 
 def to_jsonable(obj: Any) -> Any:

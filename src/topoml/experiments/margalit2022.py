@@ -387,7 +387,7 @@ def _fig_phase_diagrams(cfg, rd: RunDir, base) -> dict:
         label = ref.label[::s, ::s]
         out[f"data_{k}"] = {"agreement": float(np.mean(np.rint(pred) == label)), "points": int(label.size)}
         fig = Figure(figsize=(9.5, 3.8))
-        axes = fig.subplots(1, 2)
+        axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.4})  # room for the colour bar label
         plot_phase_diagram(label, mu, tm, ax=axes[0], title=f"Bott (reference data_{k})")
         plot_phase_diagram(np.rint(pred).astype(int), mu, tm, ax=axes[1],
                            title=f"base network ({100 * out[f'data_{k}']['agreement']:.2f} % agree)")
@@ -397,6 +397,8 @@ def _fig_phase_diagrams(cfg, rd: RunDir, base) -> dict:
 
 def _fig_epochs(rd: RunDir, results: dict) -> str:
     from matplotlib.figure import Figure
+
+    from topoml.plotting import epoch_axis
 
     fig = Figure(figsize=(9, 3.6))
     axes = fig.subplots(1, 2, sharey=True)
@@ -409,7 +411,7 @@ def _fig_epochs(rd: RunDir, results: dict) -> str:
             acc = [r["initial"].get(f"acc{n}", np.nan)] + [h["metrics"].get(f"acc{n}", np.nan) for h in r["history"]]
             ax.plot(np.array(ep) + 1, 100 * np.array(acc), "o-", color=c, label=f"{n}×{n}")
         ax.axvline(r["best_epoch"] + 1, color="gray", ls=":", label="selected")
-        ax.set_xlabel("epoch (0 = initialization)")
+        epoch_axis(ax, "epoch (0 = initialization)")
         ax.set_title(f"RG network, {title}")
         ax.legend()
     axes[0].set_ylabel("accuracy (%)")
