@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from topoml.data.store import open_dataset, shard_filename, write_manifest, write_shard, dataset_digest
+from bench_rswn import best_times  # interleaved best-of-N timing (benchmarks/ is on sys.path when run)
+from topoml.data.store import dataset_digest, open_dataset, shard_filename, write_manifest, write_shard
 
 
 def make_dataset(folder: Path, n_shards: int, shard_size: int, size: int) -> None:
@@ -39,16 +39,6 @@ def make_dataset(folder: Path, n_shards: int, shard_size: int, size: int) -> Non
     write_manifest(folder, {"format": "topoml.lattice_dataset", "schema_version": 1, "complete": True,
                             "n_samples": n_shards * shard_size, "lattice_size": size, "shards": shards,
                             "content_sha256": dataset_digest([s["content_sha256"] for s in shards])})
-
-
-def best_times(fns: dict, repeat: int) -> dict:
-    best = {k: float("inf") for k in fns}
-    for _ in range(repeat):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - t)
-    return best
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from topoml.errors import (CheckpointError, ConfigError, DatasetError, GapClosedError, InputError, PhysicsError,
+from topoml.errors import (CheckpointError, ConfigError, DatasetError, GapClosedError, InputError,
                            QuantizationError, SamplingError, ShapeError, SymmetryError, TopomlError)
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -641,3 +641,53 @@ def test_suite_size():
     """The issue asks for at least 150 cases (CLI and API)."""
     assert len(API_CASES) + len(FILE_API_CASES) + len(CLI_CASES) >= 150
     assert len(CLI_CASES) >= 50 and len(API_CASES) + len(FILE_API_CASES) >= 50
+
+
+MESSAGE_CASES = [
+    # (argv, files needed, text the message must contain, text it must not contain)
+    (["predict", "one.h5", "--key", "nokey"], ("one.h5",), "no dataset 'nokey'", "give --key"),
+    (["predict", "multi.h5"], ("multi.h5",), "--key", "multi.h5: multi.h5"),
+    (["predict", "text.npy"], ("text.npy",), "not a NumPy .npy file", "pickled"),
+    (["predict", "empty.npy"], ("empty.npy",), "is empty", "EOF"),
+    (["evaluate", "file.toml"], ("file.toml",), "is a file, not a dataset", "no dataset at ."),
+    (["predict", "good8.npy", "--weights", "bare.safetensors"], ("good8.npy", "bare.safetensors"),
+     "bare network weights", "not a topoml network file"),
+    (["predict", "good8.npy", "--weights", "base.safetensors"], ("good8.npy", "base.safetensors"),
+     "4x4 lattices only", None),
+    (["reproduce", "margalit2022", "--quick", "--set", "data.nope.n_samples=1"], (), "no table 'data.nope'",
+     "Field required"),
+    (["generate", "binary.toml"], ("binary.toml",), "not UTF-8", None),
+]
+
+
+@pytest.mark.parametrize("argv, needs, want, unwanted", MESSAGE_CASES, ids=[" ".join(c[0][:2]) + f"-{i}"
+                                                                          for i, c in enumerate(MESSAGE_CASES)])
+def test_cli_messages_say_what_is_wrong(files, tmp_path, monkeypatch, capsys, argv, needs, want, unwanted):
+    """Issue 12, item 9: the misleading messages now name the actual problem."""
+    _link(files, tmp_path, *needs)
+    rc, err = _cli(argv, tmp_path, monkeypatch, capsys)
+    assert rc == 2 and want in err, err
+    assert unwanted is None or unwanted not in err, err
+
+
+def test_bott_runs_with_one_blas_thread(monkeypatch):
+    """Issue 12, item 6: the calling process computes Bott labels with one BLAS thread (threadpoolctl)."""
+    from threadpoolctl import threadpool_info
+
+    import topoml.invariants.bott as bott
+
+    seen = []
+    real = bott._bott_chunk
+
+    def spy(x):
+        seen.append({i["internal_api"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return real(x)
+
+    monkeypatch.setattr(bott, "_bott_chunk", spy)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):  # what an idle 2-core machine would use
+        bott.bott_index(_lat(4))
+        after = {i["internal_api"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert seen and all(n == 1 for s in seen for n in s.values()), seen
+    assert all(n == 2 for n in after.values()), after  # restored after the call

@@ -111,7 +111,7 @@ def run_net(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def predict(net: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 8192) -> np.ndarray:
-    """Raw network outputs for inputs ``x`` (batched, eval mode), float64 array of shape (n,).
+    """Raw network outputs for inputs ``x`` (batched, eval mode), float64 array of shape ``(n, ...)``.
 
     Raises
     ------

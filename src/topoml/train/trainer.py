@@ -157,9 +157,9 @@ def decimation_batches(samples_per_epoch: int, batch_size: int, *, size: int = 8
     return batches
 
 
-@torch.no_grad()
 def predict_batches(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``.
+    """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``
+    (:func:`topoml.train.loop.predict`, with a smaller default batch).
 
     Raises
     ------
@@ -168,12 +168,9 @@ def predict_batches(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: in
     ShapeError
         ``x`` does not fit the network.
     """
-    from topoml.train.loop import check_array, run_net
+    from topoml.train.loop import predict
 
-    net.eval()
-    xt = check_array(x, "x", allow_empty=True)
-    out = [run_net(net, xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
-    return torch.cat(out).double().numpy() if out else np.zeros(0)
+    return predict(net, x, batch_size)
 
 
 def round_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
