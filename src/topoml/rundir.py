@@ -36,7 +36,7 @@ def _umask() -> int:
     return mask
 
 
-def writable_folder(path: str | os.PathLike) -> Path:
+def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
     """Create ``path`` if needed and prove it writable with a real file write (a read-only filesystem,
     a full disk or missing permissions fail here, before any work).
 
@@ -48,11 +48,15 @@ def writable_folder(path: str | os.PathLike) -> Path:
     p = Path(path)
     try:
         p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create {what} {p}, the path is not writable ({e.strerror or e}); "
+                         "choose another --out") from None
+    try:
         fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=p)
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise InputError(f"output folder {p} is not writable ({e.strerror or e}); choose another --out") from None
+        raise InputError(f"{what} {p} is not writable ({e.strerror or e}); choose another --out") from None
     return p
 
 
@@ -129,7 +133,7 @@ class RunDir:
     """
 
     def __init__(self, path: str | os.PathLike, config: dict, seed: int | None = None):
-        self.path = writable_folder(path)
+        self.path = writable_folder(path, "run directory")
         try:
             (self.path / "jobs").mkdir(exist_ok=True)
             (self.path / "figures").mkdir(exist_ok=True)
