@@ -207,14 +207,12 @@ def _dataset_xy(path: str, digest: dict | None = None) -> tuple[np.ndarray, np.n
 
 def _check_same_data(out: Path, data: dict) -> None:
     """Record which datasets a training folder was trained on; refuse to resume it on other data."""
-    import json as _json
-
     from topoml.rundir import atomic_write_text
 
     f = out / "datasets.json"
     if f.exists():
         try:
-            old = _json.loads(f.read_text())
+            old = json.loads(f.read_text())
         except (OSError, ValueError):
             raise CheckpointError(f"{f} is unreadable; delete {out} or choose another --out") from None
         if old != data:
@@ -224,7 +222,7 @@ def _check_same_data(out: Path, data: dict) -> None:
         raise CheckpointError(f"{out} holds a training run whose datasets are not recorded; "
                               "choose another --out or delete it")
     else:
-        atomic_write_text(f, _json.dumps(data, indent=1, sort_keys=True) + "\n")
+        atomic_write_text(f, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
