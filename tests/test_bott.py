@@ -190,8 +190,9 @@ def test_large_lattice_single_route():
 def test_odd_and_tiny_lattices():
     r = bott_index(clean_lattice(5, -1.0, 0.2, 0.3))
     assert r.label == 1
-    r2 = bott_index(clean_lattice(2, -1.0, 0.2, 0.3))
+    r2 = bott_index(clean_lattice(2, -1.0, 0.2, 0.3), on_gapless="flag")
     assert np.isfinite(r2.raw) and r2.gap > 0
+    assert r2.gapless == (abs(r2.raw - r2.label) > 0.1)  # 2x2 is too small for a quantized value
 
 
 def test_empty_batch():
@@ -340,17 +341,55 @@ def test_chunking_is_bitwise_neutral():
 def test_min_gap_and_max_deviation():
     # μ = 2 closes the clean gap at k = (0, 0), which the 4×4 grid contains
     x = clean_lattice(4, 2.0, 0.3, 0.15)
-    assert bott_index(x).gap < 1e-12
+    flagged = bott_index(x, on_gapless="flag")
+    assert flagged.gap < 1e-12 and flagged.gapless
+    with pytest.raises(GapClosedError, match="min_gap"):
+        bott_index(x)  # the default policy raises
     with pytest.raises(GapClosedError, match="min_gap"):
         bott_index(x, min_gap=1e-6)
     with pytest.raises(GapClosedError):
         bott_index(np.stack([clean_lattice(4, -1.0, 0.2, 0.15), x]), min_gap=1e-6)
+    both = bott_index(np.stack([clean_lattice(4, -1.0, 0.2, 0.15), x]), on_gapless="flag")
+    np.testing.assert_array_equal(both.gapless, [False, True])
     ok = bott_index(clean_lattice(4, -1.0, 0.2, 0.15), min_gap=1e-3, max_deviation=1e-6)
-    assert ok.label == 1
-    r = bott_index(x)
+    assert ok.label == 1 and not ok.gapless
+    r = bott_index(x, min_gap=None, max_deviation=None)
     if abs(r.raw - r.label) > 1e-3:
         with pytest.raises(QuantizationError):
-            bott_index(x, max_deviation=1e-3)
+            bott_index(x, min_gap=None, max_deviation=1e-3)
+
+
+def test_gap_policy_issue_cases():
+    """Issue 12: a closing gap (gap 7e-16) and Δ = 0 gave labels; now they raise, or are flagged."""
+    closing = clean_lattice(8, 2.0, 0.2, 0.15)
+    with pytest.raises(GapClosedError):
+        bott_index(closing)
+    r = bott_index(closing, on_gapless="flag")
+    assert r.gapless and r.gap < 1e-8
+    unpaired = clean_lattice(8, -0.5, 0.2, 0.0)
+    r = bott_index(unpaired, on_gapless="flag")
+    assert r.gapless and abs(r.raw - r.label) > 0.1  # the raw value really is not a label
+    with pytest.raises(GapClosedError, match="delta = 0"):
+        bott_index(unpaired)
+    with pytest.raises(GapClosedError, match="delta = 0"):
+        bott_index(clean_lattice(8, -1.0, 0.2, 0.0))  # quantized-looking (0.999) but undefined
+    # near-integer Bott value, finite gap, nonzero pairing: raises QuantizationError when not quantized
+    from topoml.errors import PhysicsError
+
+    with pytest.raises(PhysicsError):
+        bott_index(np.stack([clean_lattice(8, -1.0, 0.2, 0.15), unpaired]))
+    with pytest.raises(InputError, match="on_gapless"):
+        bott_index(closing, on_gapless="ignore")
+
+
+def test_phase_diagram_flags_gap_closings():
+    from topoml.invariants.bott import bott_phase_diagram
+
+    r = bott_phase_diagram(np.zeros((4, 4, 3)), np.array([-1.0, 2.0]), np.array([0.3]))
+    np.testing.assert_array_equal(r.gapless[:, 0], [False, True])
+    assert r.gap.shape == (2, 1)
+    with pytest.raises(GapClosedError):
+        bott_phase_diagram(np.zeros((4, 4, 3)), np.array([-1.0, 2.0]), np.array([0.3]), on_gapless="raise")
 
 
 # --------------------------------------------------------------------------------- bad input

@@ -172,7 +172,7 @@ def test_weights_load_without_unpickling(tmp_path):
     from topoml.train.checkpoint import state_bytes
 
     plain.write_bytes(state_bytes(BaseNet(4, 1)))  # weights without a network description
-    with pytest.raises(CheckpointError, match="not a topoml network"):
+    with pytest.raises(CheckpointError, match="bare network weights without a network description"):
         load_model(plain)
     with pytest.raises(CheckpointError, match="not found|cannot read"):
         load_model(tmp_path / "missing.safetensors")

@@ -128,3 +128,15 @@ def test_results_do_not_depend_on_number_of_workers(tmp_path):
     for j in jobs:
         assert res[1][j["id"]]["accuracy"] == res[2][j["id"]]["accuracy"]
         assert res[1][j["id"]]["history"]["train_loss"] == res[2][j["id"]]["history"]["train_loss"]
+
+
+def test_report_tables_and_quick_note(quick_run):
+    """Issue 12: '|w| ≤ 2' in a header split the Markdown table; a quick profile says it is a smoke test."""
+    from _markdown import table_problems
+
+    from topoml.rundir import QUICK_NOTE
+
+    out, proc = quick_run
+    report = (out / "report.md").read_text()
+    assert "\\|w\\|" in report and table_problems(report) == []
+    assert QUICK_NOTE in report and QUICK_NOTE in proc.stdout

@@ -3,7 +3,8 @@
 Commands: ``reproduce`` (run a paper reproduction), ``info`` (versions, experiments, networks),
 ``generate`` (labelled datasets), ``train``, ``evaluate`` and ``predict`` (Chern-number networks,
 :mod:`topoml.cli_models`). Every error topoml raises on purpose becomes a one-line message on
-stderr and exit status 2; argparse usage errors exit with 2 as well; Ctrl-C exits with 130.
+stderr and exit status 2, and so does an ``OSError`` from the system (read-only filesystem, disk full);
+argparse usage errors exit with 2 as well; Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from topoml.cli_types import positive_int
 from topoml.errors import TopomlError
 
 __all__ = ["main", "build_parser"]
@@ -33,6 +35,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     summary = exp.run(cfg, out, progress=not args.no_progress)
     if hasattr(exp, "format_table"):
         print(exp.format_table(summary))
+    if profile == "quick":
+        from topoml.rundir import QUICK_NOTE
+
+        print(f"note: {QUICK_NOTE}")
     print(f"report: {out / 'report.md'}")
     return 0
 
@@ -77,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", default="default", help="config profile (default: %(default)s)")
     r.add_argument("--config", help="TOML file with profiles, instead of the built-in one")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
-    r.add_argument("--workers", type=int, help="parallel worker processes")
+    r.add_argument("--workers", type=positive_int, help="parallel worker processes")
     r.add_argument("--out", help="run directory (default: runs/<experiment>-<profile>); an existing one resumes")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_reproduce)
@@ -105,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except TopomlError as e:
         print(f"topoml: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # the system refused (read-only filesystem, disk full) after the up-front checks
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"topoml: error: {e.strerror or e}{where}; finished work is kept, fix it and rerun", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("topoml: error: out of memory; use smaller batches or datasets", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("topoml: interrupted (finished work is kept; rerun the same command to resume)", file=sys.stderr)

@@ -16,17 +16,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from topoml.cli_types import positive_int
+
 __all__ = ["add_parser", "run"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("config", metavar="CONFIG",
                    help="TOML config file, or a packaged config name (e.g. margalit2022_data_quick)")
     p.add_argument("--out", metavar="DIR", default=None, help="output folder (default: run.out_dir of the config)")
-    p.add_argument("--workers", metavar="N", type=_positive_int, default=None,
+    p.add_argument("--workers", metavar="N", type=positive_int, default=None,
                    help="worker processes (default: run.workers, else the available CPUs)")
     p.add_argument("--engine", choices=("process", "dask", "serial"), default=None,
                    help="process pool (default), Dask distributed, or serial in this process")

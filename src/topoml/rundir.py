@@ -27,14 +27,49 @@ from typing import Any
 from topoml.errors import ConfigError, InputError
 from topoml.provenance import environment_info
 
-__all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text", "to_jsonable"]
+__all__ = ["RunDir", "atomic_write_bytes", "atomic_write_text", "md_cell", "to_jsonable", "writable_folder"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def writable_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create ``path`` if needed and prove it writable with a real file write (a read-only filesystem,
+    a full disk or missing permissions fail here, before any work).
+
+    Raises
+    ------
+    InputError
+        The folder cannot be created or written.
+    """
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create {what} {p}, the path is not writable ({e.strerror or e}); "
+                         "choose another --out") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=p)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise InputError(f"{what} {p} is not writable ({e.strerror or e}); choose another --out") from None
+    return p
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + fsync + rename in the same folder)."""
+    """Write ``data`` to ``path`` atomically (temp file + fsync + rename in the same folder).
+
+    The file gets the usual permissions of a new file (``0o666`` minus the umask), not the ``0o600`` of a
+    temporary file.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -48,6 +83,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def md_cell(text: Any) -> str:
+    """``text`` made safe for a Markdown table cell: ``|`` escaped (``|w|`` would split the cell), no newlines."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+#: Note printed and written in every report of a quick profile.
+QUICK_NOTE = ("Quick profile: a smoke test with tiny data and few epochs; its numbers check that the pipeline "
+              "runs and are not results (degenerate values are expected).")
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -88,15 +133,12 @@ class RunDir:
     """
 
     def __init__(self, path: str | os.PathLike, config: dict, seed: int | None = None):
-        self.path = Path(path)
+        self.path = writable_folder(path, "run directory")
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
             (self.path / "jobs").mkdir(exist_ok=True)
             (self.path / "figures").mkdir(exist_ok=True)
         except OSError as e:
             raise InputError(f"cannot create run directory {self.path}: {e.strerror}") from None
-        if not os.access(self.path, os.W_OK):
-            raise InputError(f"run directory {self.path} is not writable")
         config = to_jsonable(config)
         cfg_file = self.path / "config.json"
         if cfg_file.exists():

@@ -54,7 +54,6 @@ import multiprocessing
 import os
 import queue as _queue
 import signal
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
@@ -69,9 +68,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from topoml.data import store
 from topoml.data.sampling import SamplingSpec, _Strict, sample_lattices, validation_message
-from topoml.errors import ConfigError, DatasetError
+from topoml.errors import ConfigError, DatasetError, InputError
 from topoml.invariants.bott import bott_index
-from topoml.parallel import THREAD_VARS, set_single_thread_env, single_thread_env
+from topoml.parallel import THREAD_VARS, single_thread_env, worker_init
 from topoml.provenance import environment_info
 
 __all__ = [
@@ -229,6 +228,8 @@ def load_config(path: str | os.PathLike) -> GenerateConfig:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: invalid TOML ({err})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p} is not UTF-8 text (a TOML config is)") from None
     except OSError as err:
         raise ConfigError(f"cannot read config {p}: {err.strerror or err}") from None
     return GenerateConfig.from_dict(data, source=str(p))
@@ -262,10 +263,11 @@ class _ShardTask:
 _progress_queue: Any = None  # set in pool workers by _init_worker
 
 
-def _init_worker(progress_queue: Any = None) -> None:
-    """Process-pool initializer: one BLAS thread, progress reporting, Ctrl-C left to the parent."""
+def _init_worker(progress_queue: Any = None, parent: int | None = None) -> None:
+    """Process-pool initializer: one BLAS thread, exit when ``parent`` dies, progress reporting, Ctrl-C
+    left to the parent."""
     global _progress_queue
-    set_single_thread_env()
+    worker_init(parent)
     _progress_queue = progress_queue
     # a terminal's Ctrl-C reaches the whole process group: the parent decides what to stop. The worker
     # was started with SIGINT blocked (see _sigint_blocked); ignore it, then unblock (drops a pending one).
@@ -288,7 +290,7 @@ def _label(x: np.ndarray, report: Callable[[int], None] | None) -> tuple[np.ndar
     step = _batch_size(x.shape[1])
     for a in range(0, n, step):
         b = min(n, a + step)
-        res = bott_index(x[a:b])
+        res = bott_index(x[a:b], on_gapless="flag")  # datasets label everything; the gap is stored
         raw[a:b], label[a:b], gap[a:b] = res.raw, res.label, res.gap
         if report is not None:
             report(b - a)
@@ -339,9 +341,11 @@ class GenerationSummary(dict):
     """The result of :func:`generate_dataset`: a plain ``dict`` that prints as a readable report.
 
     Keys: ``name``, ``out_dir``, ``n_samples``, ``lattice_size``, ``n_shards``, ``shards_computed``,
-    ``shards_reused``, ``samples_computed``, ``wall_seconds``, ``work_seconds`` (the shard computation
-    alone), ``samples_per_second`` (computed samples per wall second), ``engine``, ``workers``, ``label_counts`` (``{label: count}``), ``gap`` (min,
-    1 %, 5 %, median, mean, max), ``raw_bott`` (largest ``|raw − label|``, count above 0.1),
+    ``shards_reused``, ``shards_replaced`` (names of corrupt or partial shards recomputed),
+    ``samples_computed``, ``wall_seconds``, ``work_seconds`` (the shard computation alone),
+    ``samples_per_second`` (computed samples per wall second), ``engine``, ``workers``,
+    ``label_counts`` (``{label: count}``), ``gap`` (min, 1 %, 5 %, median, mean, max), ``raw_bott``
+    (largest ``|raw − label|``, count above 0.1),
     ``content_sha256``.
     """
 
@@ -404,8 +408,10 @@ def format_summary(summary: Mapping) -> str:
         f"reused {summary.get('shards_reused', 0)}; {summary.get('wall_seconds', 0.0):.1f} s, "
         f"{summary.get('samples_per_second', 0.0):,.0f} samples/s "
         f"({summary.get('engine', '?')}, {summary.get('workers', '?')} workers)",
-        "  label   count   fraction",
     ]
+    if summary.get("shards_replaced"):
+        lines.append(f"  regenerated corrupt or incomplete shards: {', '.join(summary['shards_replaced'])}")
+    lines.append("  label   count   fraction")
     counts = summary.get("label_counts", {})
     for label, c in sorted(counts.items(), key=lambda kv: int(kv[0])):
         frac = c / n if n else 0.0
@@ -432,15 +438,12 @@ def format_summary(summary: Mapping) -> str:
 
 def _prepare_out_dir(out: Path) -> None:
     """Create ``out`` and prove it writable (a real file write), before any work."""
+    from topoml.rundir import writable_folder
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=out)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise DatasetError(
-            f"output folder {out} is not writable ({err.strerror or err}); choose another --out"
-        ) from None
+        writable_folder(out)
+    except InputError as err:
+        raise DatasetError(str(err)) from None
 
 
 @contextlib.contextmanager
@@ -505,8 +508,12 @@ def _collect(cfg: GenerateConfig, out: Path, tasks: list[_ShardTask]) -> tuple[l
     return shards, stats
 
 
-def _shard_ok(path: Path, task: _ShardTask) -> bool:
-    """Is ``path`` a complete shard of this dataset? (A shard of another dataset is an error.)"""
+def _shard_ok(path: Path, task: _ShardTask, recorded: Mapping[str, str] | None = None) -> bool:
+    """Is ``path`` a complete, intact shard of this dataset? (A shard of another dataset is an error.)
+
+    Intact: its arrays match the checksum stored in the shard and the one in the manifest (``recorded``:
+    file name -> digest), so a shard whose data were overwritten in place is recomputed, not reused.
+    """
     if not path.exists():
         return False
     try:
@@ -517,7 +524,16 @@ def _shard_ok(path: Path, task: _ShardTask) -> bool:
         raise DatasetError(
             f"{path} belongs to another dataset (different config); delete it or choose another --out"
         )
-    return info.n_samples == task.n_samples and attrs.get("shard_index") == task.index
+    if info.n_samples != task.n_samples or attrs.get("shard_index") != task.index:
+        return False
+    want = (recorded or {}).get(path.name)
+    if want is not None and want != info.content_sha256:
+        return False
+    try:
+        store.read_shard(path)  # recomputes the digest of the stored arrays
+    except DatasetError:
+        return False
+    return True
 
 
 def _manifest(cfg: GenerateConfig, environment: dict, *, complete: bool, shards_done: int,
@@ -563,7 +579,7 @@ def _process_pool(workers: int, progress_queue: Any = None) -> Iterator[ProcessP
     ctx = multiprocessing.get_context("spawn")
     with single_thread_env():
         ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(progress_queue,))
+                                 initargs=(progress_queue, os.getpid()))
         try:
             yield ex
         except BaseException:
@@ -787,7 +803,11 @@ def generate_dataset(
             )
         store.remove_stale_temporaries(out)
         tasks = _plan(cfg, out, sha)
-        todo = [t for t in tasks if not _shard_ok(out / store.shard_filename(t.index, t.n_shards), t)]
+        recorded = {e.get("file"): e.get("content_sha256") for e in (existing or {}).get("shards", [])
+                    if isinstance(e, dict)}
+        todo = [t for t in tasks if not _shard_ok(out / store.shard_filename(t.index, t.n_shards), t, recorded)]
+        replaced = [store.shard_filename(t.index, t.n_shards) for t in todo
+                    if (out / store.shard_filename(t.index, t.n_shards)).exists()]
         reused = len(tasks) - len(todo)
         environment = environment_info(cfg.seed)
         if todo:
@@ -828,6 +848,7 @@ def generate_dataset(
         n_shards=cfg.n_shards,
         shards_computed=len(todo),
         shards_reused=reused,
+        shards_replaced=replaced,
         samples_computed=total_todo,
         wall_seconds=wall,
         work_seconds=work_seconds,

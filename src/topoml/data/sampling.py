@@ -96,7 +96,8 @@ def validation_message(err: ValidationError, prefix: str = "", source: str | Non
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
+    # strict: "4" or 200.0 for an integer, 1 for a bool are errors, not silently converted
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True, strict=True)
 
 
 class DisorderSpec(_Strict):
@@ -151,6 +152,11 @@ class SamplingSpec(_Strict):
     t_minus_range: tuple[float, float] = (-2.0, 2.0)
     delta_range: tuple[float, float] = (0.1, 0.2)
     disorder: DisorderSpec = DisorderSpec()
+
+    @field_validator("mu_range", "t_minus_range", "delta_range", mode="before")
+    @classmethod
+    def _pair(cls, v):
+        return tuple(v) if isinstance(v, list) else v  # TOML/JSON arrays are lists
 
     @field_validator("mu_range", "t_minus_range", "delta_range")
     @classmethod

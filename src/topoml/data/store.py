@@ -592,8 +592,10 @@ class ShardedDataset:
     """
 
     def __init__(self, root: Path, manifest: dict, shard_files: list[Path], counts: list[int],
-                 lattice_size: int, max_open_files: int = 32):
+                 lattice_size: int, max_open_files: int = 32, verify: str = "lazy"):
         self.root = root
+        self.verify_mode = verify
+        self._verified: set[int] = set()
         self.manifest = manifest
         self.shard_files = shard_files
         self.lattice_size = int(lattice_size)
@@ -780,7 +782,29 @@ class ShardedDataset:
         return np.where(idx < 0, idx + n, idx), False
 
     def _read_shard(self, name: str, shard: int, key: slice | np.ndarray) -> np.ndarray:
-        """``field[key]`` of one shard (a slice, or sorted unique local indices) as a new array."""
+        """``field[key]`` of one shard (a slice, or sorted unique local indices) as a new array; the shard's
+        checksum is verified first if it has not been yet (``verify="lazy"``)."""
+        if self.verify_mode == "lazy" and shard not in self._verified:
+            self._verify_shard(shard)
+        return self._read_shard_raw(name, shard, key)
+
+    def _verify_shard(self, shard: int) -> None:
+        """Recompute one shard's digest from its stored arrays and compare it with the recorded one."""
+        want = self._recorded_digests().get(self.shard_files[shard].name)
+        if want:
+            n = int(self.offsets[shard + 1] - self.offsets[shard])
+            arrays = {name: self._read_shard_raw(name, shard, slice(0, n)) for name in FIELDS}
+            if content_digest(arrays) != want:
+                raise DatasetError(
+                    f"shard {self.shard_files[shard]} is corrupt: its data do not match the manifest checksum; "
+                    "rerun generate with the same config and output folder to regenerate it"
+                )
+        self._verified.add(shard)
+
+    def _recorded_digests(self) -> dict[str, str]:
+        return {e["file"]: e.get("content_sha256") for e in self.manifest.get("shards", [])}
+
+    def _read_shard_raw(self, name: str, shard: int, key: slice | np.ndarray) -> np.ndarray:
         src = self._source(shard, name)
         try:
             if isinstance(src, np.memmap):
@@ -836,20 +860,15 @@ class ShardedDataset:
             yield s, {name: self._read_shard_range(name, s, 0, a) for name in FIELDS}
 
     def verify(self) -> None:
-        """Recompute every shard's digest and compare with the manifest (reads all data).
+        """Recompute every shard's digest and compare with the manifest now (reads all data).
 
         Raises
         ------
         DatasetError
-            A shard's data do not match its recorded checksum.
+            A shard's data do not match its recorded checksum (the message names the shard).
         """
-        recorded = {e["file"]: e.get("content_sha256") for e in self.manifest.get("shards", [])}
-        for s, arrays in self.iter_shards():
-            want = recorded.get(self.shard_files[s].name)
-            if want and content_digest(arrays) != want:
-                raise DatasetError(
-                    f"shard {self.shard_files[s]} is corrupt: its data do not match the manifest checksum"
-                )
+        for s in range(self.n_shards):
+            self._verify_shard(s)
 
 
 def dataset_digest(shard_digests: list[str]) -> str:
@@ -860,19 +879,22 @@ def dataset_digest(shard_digests: list[str]) -> str:
     return h.hexdigest()
 
 
-def open_dataset(path: str | os.PathLike, *, verify: bool = False, max_open_files: int = 32) -> ShardedDataset:
+def open_dataset(path: str | os.PathLike, *, verify: bool | str = "lazy", max_open_files: int = 32) -> ShardedDataset:
     """Open a dataset written by :func:`topoml.data.generate.generate_dataset` (or one shard file).
 
     Every shard is checked on opening: present, of the size recorded in the manifest (truncation),
     readable by HDF5, with the expected format, schema version, dataset shapes and dtypes. Data are
-    read lazily afterwards.
+    read lazily afterwards. Content checksums (SHA-256 of a shard's arrays, recorded in the manifest)
+    are verified lazily by default: the first read that touches a shard reads the whole shard once and
+    checks it, so no corrupt sample is ever returned (``benchmarks/bench_checksum.py`` measures the cost).
 
     Parameters
     ----------
     path : path-like
         The dataset folder, its ``manifest.json``, or a single shard ``.h5`` file.
-    verify : bool, default False
-        Also recompute every shard's content checksum (reads all data).
+    verify : {"lazy", True, False}, default "lazy"
+        ``"lazy"``: check each shard's checksum on its first read (in each process); ``True``: check every
+        shard now (reads all data); ``False``: never (trusted data, fastest random access).
     max_open_files : int, default 32
         Shard files kept open at a time per process.
 
@@ -883,10 +905,20 @@ def open_dataset(path: str | os.PathLike, *, verify: bool = False, max_open_file
     Raises
     ------
     DatasetError
-        Nothing at ``path``, a missing/corrupt manifest, an incomplete dataset (generation interrupted:
-        rerun it to resume), a missing, truncated or corrupt shard, or an incompatible schema version.
+        Nothing at ``path``, a file that is neither a shard nor a manifest, a missing/corrupt manifest,
+        an incomplete dataset (generation interrupted: rerun it to resume), a missing, truncated or
+        corrupt shard (named in the message; also raised by a later read when ``verify="lazy"``), or an
+        incompatible schema version.
+    InputError
+        ``verify`` is not one of the accepted values.
     """
+    if verify not in ("lazy", True, False):
+        raise InputError(f"verify must be 'lazy', True or False, got {verify!r}")
+    mode = "lazy" if verify == "lazy" else "off"
     p = Path(path)
+    if p.is_file() and p.suffix not in (".h5", ".hdf5") and p.name != MANIFEST_NAME:
+        raise DatasetError(f"{p} is a file, not a dataset: give a dataset folder (topoml generate --out), "
+                           f"its {MANIFEST_NAME} or a shard .h5 file")
     if p.is_file() and p.suffix in (".h5", ".hdf5"):
         info, attrs = read_shard_info(p)
         try:
@@ -899,8 +931,9 @@ def open_dataset(path: str | os.PathLike, *, verify: bool = False, max_open_file
             "seed": attrs.get("seed"), "config": config, "shards": [info.to_dict()],
             "content_sha256": dataset_digest([info.content_sha256]),
         }
-        ds = ShardedDataset(p.parent, manifest, [p], [info.n_samples], int(attrs["lattice_size"]), max_open_files)
-        if verify:
+        ds = ShardedDataset(p.parent, manifest, [p], [info.n_samples], int(attrs["lattice_size"]), max_open_files,
+                            mode)
+        if verify is True:
             ds.verify()
         return ds
     root = p.parent if p.is_file() else p
@@ -936,7 +969,7 @@ def open_dataset(path: str | os.PathLike, *, verify: bool = False, max_open_file
         counts.append(n)
     if sum(counts) != manifest.get("n_samples", sum(counts)):
         raise DatasetError(f"corrupt manifest in {root}: shard sizes do not add up to n_samples")
-    ds = ShardedDataset(root, manifest, files, counts, lattice_size, max_open_files)
-    if verify:
+    ds = ShardedDataset(root, manifest, files, counts, lattice_size, max_open_files, mode)
+    if verify is True:
         ds.verify()
     return ds

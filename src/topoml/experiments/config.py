@@ -21,7 +21,7 @@ M = TypeVar("M", bound=BaseModel)
 class StrictModel(BaseModel):
     """Base of every config: unknown keys are errors, values are validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True, strict=True)
 
 
 def _first_error(e: ValidationError) -> str:
@@ -66,13 +66,18 @@ def load_profile(
         raise ConfigError(f"config file {config_file} not found") from None
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read config: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {config_file} is not UTF-8 text (a TOML file is)") from None
     if profile not in profiles:
         raise ConfigError(f"unknown profile '{profile}'; available: {', '.join(profiles)}")
     data = copy.deepcopy(profiles[profile])
+    created: dict[tuple[str, ...], str] = {}  # tables that only an override brought into being
     for key, value in (overrides or {}).items():
         *path, last = key.split(".")
         node = data
-        for part in path:  # dotted keys reach into tables: "base.lr", "data.train4.n_samples"
+        for i, part in enumerate(path):  # dotted keys reach into tables: "base.lr", "data.train4.n_samples"
+            if part not in node:
+                created.setdefault(tuple(path[: i + 1]), key)
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 raise ConfigError(f"override '{key}': '{part}' is not a table")
@@ -82,4 +87,10 @@ def load_profile(
     try:
         return model.model_validate(data)
     except ValidationError as e:
+        for err in e.errors():
+            loc = tuple(str(x) for x in err["loc"])
+            for table, key in created.items():
+                if loc[: len(table)] == table:
+                    raise ConfigError(f"override '{key}': profile '{profile}' has no table "
+                                      f"'{'.'.join(table)}' (misspelled key?)") from None
         raise ConfigError(_first_error(e)) from None

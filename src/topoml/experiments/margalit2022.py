@@ -34,7 +34,7 @@ from typing import Literal
 
 import numpy as np
 
-from pydantic import ValidationError
+from pydantic import ValidationError, field_validator
 
 from topoml.errors import ConfigError
 from topoml.experiments.config import StrictModel, load_profile
@@ -65,6 +65,11 @@ class DataSpec(StrictModel):
     seed: int
     shard_size: int = 10_000
     delta_range: tuple[float, float] | None = None  # range of the average pairing; default the paper's [0.1, 0.2]
+
+    @field_validator("delta_range", mode="before")
+    @classmethod
+    def _pair(cls, v):
+        return tuple(v) if isinstance(v, list) else v  # TOML arrays are lists
 
 
 class NetSpec(StrictModel):
@@ -514,7 +519,7 @@ def _fig_phase_diagrams(cfg, rd: RunDir, base) -> dict:
         label = ref.label[::s, ::s]
         out[f"data_{k}"] = {"agreement": float(np.mean(pred == label)), "points": int(label.size)}
         fig = Figure(figsize=(9.5, 3.8))
-        axes = fig.subplots(1, 2)
+        axes = fig.subplots(1, 2, gridspec_kw={"wspace": 0.4})  # room for the colour bar label
         plot_phase_diagram(label, mu, tm, ax=axes[0], title=f"Bott (reference data_{k})")
         plot_phase_diagram(pred, mu, tm, ax=axes[1],
                            title=f"base network ({100 * out[f'data_{k}']['agreement']:.2f} % agree)")
@@ -524,6 +529,8 @@ def _fig_phase_diagrams(cfg, rd: RunDir, base) -> dict:
 
 def _fig_epochs(rd: RunDir, results: dict) -> str:
     from matplotlib.figure import Figure
+
+    from topoml.plotting import epoch_axis
 
     fig = Figure(figsize=(9, 3.6))
     axes = fig.subplots(1, 2, sharey=True)
@@ -536,7 +543,7 @@ def _fig_epochs(rd: RunDir, results: dict) -> str:
             acc = [r["initial"].get(f"acc{n}", np.nan)] + [h["metrics"].get(f"acc{n}", np.nan) for h in r["history"]]
             ax.plot(np.array(ep) + 1, 100 * np.array(acc), "o-", color=c, label=f"{n}×{n}")
         ax.axvline(r["best_epoch"] + 1, color="gray", ls=":", label="selected")
-        ax.set_xlabel("epoch (0 = initialization)")
+        epoch_axis(ax, "epoch (0 = initialization)")
         ax.set_title(f"RG network, {title}")
         ax.legend()
     axes[0].set_ylabel("accuracy (%)")

@@ -33,7 +33,7 @@ from topoml.data import chain_sets as cs
 from topoml.errors import ConfigError
 from topoml.experiments.config import StrictModel, load_profile
 from topoml.experiments.runner import run_jobs
-from topoml.rundir import RunDir
+from topoml.rundir import QUICK_NOTE, RunDir, md_cell
 
 __all__ = ["Oriekhov2025Config", "CLAIMS", "load_config", "run", "build_datasets", "format_table"]
 
@@ -386,7 +386,7 @@ def run(cfg: Oriekhov2025Config, out: str | Path, *, progress: bool = True) -> d
 
 
 def _figures(cfg, rundir, by_row, table, exact, rows) -> dict[str, str]:
-    from topoml.plotting import line_plot, new_axes
+    from topoml.plotting import epoch_axis, line_plot, new_axes
 
     figs = {}
     # 2. loss curves of the topo networks by initialization
@@ -406,7 +406,7 @@ def _figures(cfg, rundir, by_row, table, exact, rows) -> dict[str, str]:
                 ax.plot(np.arange(1, curves.shape[1] + 1), np.median(curves, 0), "k-", lw=0.8, label=f"{NAMES[n]} (median)")
             ax.set_yscale("log")
             ax.set_title(NAMES[net])
-            ax.set_xlabel("epoch")
+            epoch_axis(ax)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
         axes[0].set_ylabel(f"validation MSE (min–max over {cfg.seeds} seeds)")
@@ -440,12 +440,19 @@ def _figures(cfg, rundir, by_row, table, exact, rows) -> dict[str, str]:
     axes = fig.subplots(1, 2, sharey=True)
     Ws = cfg.disorder_strengths
     for ax, kind in zip(axes, ("hopping", "onsite")):
-        series = {"exact RSWN": [100 * exact["accuracy"][f"{kind}-{W:g}"] for W in Ws]}
+        series = {}
         for n, i in rows:
             if i in (None, "random"):
                 series[_row(n, i)] = [100 * table[_row(n, i)]["accuracy"][f"{kind}-{W:g}"] for W in Ws]
         line_plot(Ws, series, xlabel=f"{kind} disorder strength W", ylabel="accuracy (%)",
                   title="chiral-preserving" if kind == "hopping" else "chiral-breaking", ax=ax)
+        # the exact RSWN on top (thick dashed), not hidden under a network that matches it
+        ax.plot(Ws, [100 * exact["accuracy"][f"{kind}-{W:g}"] for W in Ws], "k--", lw=2.5, zorder=5,
+                label="exact RSWN")
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(labels)), fontsize=7)
     figs["disorder"] = rundir.savefig(fig, "disorder")
     return figs
 
@@ -537,6 +544,7 @@ def _report(cfg, summary, data_info, figures, rows) -> str:
     lines = [
         "# oriekhov2025 — why is topology hard to learn?",
         "",
+        *([f"> {QUICK_NOTE}", ""] if cfg.profile == "quick" else []),
         "Oriekhov, Bergkamp, Jin, Torres Luna, Zouggari, van der Meer, El Yazidi, Greplova, arXiv:2509.26261 (2025). "
         "Only the abstract and summaries are available; sizes, ranges and networks are ours "
         "(`docs/spec-oriekhov2025.md`).",
@@ -555,7 +563,7 @@ def _report(cfg, summary, data_info, figures, rows) -> str:
         "|---|---|---|",
     ]
     for k, c in summary["claims"].items():
-        lines.append(f"| {CLAIMS[k]} | **{c['verdict']}** | {c['evidence']} |")
+        lines.append(f"| {md_cell(CLAIMS[k])} | **{c['verdict']}** | {md_cell(c['evidence'])} |")
     lines += ["", "Rules: a topo parametrization shows *reduced trainability* if from random init it reaches the target on a "
               "fraction of seeds at least 0.2 below the worst comparison network, *init sensitivity* if that fraction "
               "drops by ≥ 0.3 from exact to random init; the claim is reproduced if every parametrization shows one of "

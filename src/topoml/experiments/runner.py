@@ -10,6 +10,7 @@ in-process or in a worker, so results do not depend on the number of workers.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
@@ -17,13 +18,13 @@ from contextlib import contextmanager
 from tqdm.auto import tqdm
 
 from topoml.errors import ConfigError
-from topoml.parallel import set_single_thread_env
+from topoml.parallel import worker_init
 from topoml.rundir import RunDir
 
 __all__ = ["run_jobs", "single_thread"]
 
-def _init_worker() -> None:
-    set_single_thread_env()
+def _init_worker(parent: int) -> None:
+    worker_init(parent)  # one BLAS thread; exit if the parent dies
     try:
         import torch
 
@@ -88,7 +89,8 @@ def run_jobs(
                 bar.update()
         else:
             ctx = mp.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_init_worker) as ex:
+            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
+                                     initargs=(os.getpid(),)) as ex:
                 pending = {ex.submit(worker, j): j for j in todo}
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)

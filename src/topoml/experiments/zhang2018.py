@@ -25,7 +25,7 @@ import numpy as np
 from topoml.data import winding_sets as ws
 from topoml.experiments.config import StrictModel, load_profile
 from topoml.experiments.runner import run_jobs
-from topoml.rundir import RunDir
+from topoml.rundir import QUICK_NOTE, RunDir, md_cell
 
 __all__ = ["Zhang2018Config", "PAPER", "load_config", "run", "build_datasets"]
 
@@ -197,7 +197,7 @@ def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict
     from topoml.evaluate.interpret import local_winding_map
     from topoml.evaluate.metrics import mean_spread
     from topoml.nets import count_parameters, get_net
-    from topoml.plotting import heatmap, histograms, line_plot, new_axes
+    from topoml.plotting import epoch_axis, heatmap, histograms, line_plot, new_axes
     from topoml.train.loop import predict
 
     t0 = time.perf_counter()
@@ -233,7 +233,7 @@ def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict
         ax.plot(ep, curves.mean(0), style, label=f"{net.upper()} (mean of {cfg.seeds} seeds)")
         ax.fill_between(ep, curves.min(0), curves.max(0), alpha=0.2)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel("validation MSE")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -252,17 +252,17 @@ def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict
     fig_ax = new_axes(10, 3.6)
     fig = fig_ax.figure
     fig.delaxes(fig_ax)
-    ax1, ax2 = fig.subplots(1, 2)
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"wspace": 0.4})  # room for the colour bar label
     heatmap(bb.D, bb.dphi, bb.phi, xlabel="Δφ", ylabel="φ", title="CNN D(n=1) on the probe of Eq. 14",
-            colorbar="D(1)", ax=ax1)
+            colorbar="D(n=1), CNN output", ax=ax1)
     step = (bb.dphi + np.pi) % (2 * np.pi) - np.pi
-    ax2.plot(bb.dphi, bb.D.mean(0), "-", label="D(1), mean over φ")
+    ax2.plot(bb.dphi, bb.D.mean(0), "-", label="D(n=1), mean over φ")
     ax2.fill_between(bb.dphi, bb.D.min(0), bb.D.max(0), alpha=0.3, label="min-max over φ")
     ax2.plot(bb.dphi, bb.slope * step + bb.offset, "k--", label=f"fit {bb.slope:.3f}·Δθ + {bb.offset:.3f} (Eq. 15)")
     for edge in (-bb.fit_range, bb.fit_range):
         ax2.axvline(edge, color="grey", lw=0.8, ls=":")
     ax2.set_xlabel("Δφ")
-    ax2.set_ylabel("D(1)")
+    ax2.set_ylabel("D(n=1)")
     ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3)
     figures["black_box"] = rundir.savefig(fig, "black_box")
@@ -333,9 +333,10 @@ def _report(cfg, summary, table1, c2, data_info, figures) -> str:
         f"{cfg.seeds} seeds × {cfg.epochs} epochs per network (Adam lr {cfg.lr:g}, batch {cfg.batch_size}, MSE). "
         "Our numbers are mean ± standard deviation over seeds; the paper reports one run.",
         "",
+        *([f"> {QUICK_NOTE}", ""] if cfg.profile == "quick" else []),
         "## Table I — accuracy (%)",
         "",
-        "| network | parameters | " + " | ".join(TEST_NAMES[t] for t in TESTS) + " |",
+        "| network | parameters | " + " | ".join(md_cell(TEST_NAMES[t]) for t in TESTS) + " |",
         "|---|---|" + "---|" * len(TESTS),
     ]
     for net, label in (("fc", "fully connected"), ("cnn", "convolutional")):
@@ -348,7 +349,7 @@ def _report(cfg, summary, table1, c2, data_info, figures) -> str:
               + ", ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in acc.items()), ""]
     if c2 is not None:
         lines += ["## CNN trained on c = 2 data (supplement) — accuracy (%)", "",
-                  "| | " + " | ".join(TEST_NAMES[t] for t in TESTS) + " |", "|---|" + "---|" * len(TESTS),
+                  "| | " + " | ".join(md_cell(TEST_NAMES[t]) for t in TESTS) + " |", "|---|" + "---|" * len(TESTS),
                   "| ours (" + f"{cfg.c2_seeds} seeds) | " + " | ".join(_pct(*c2[t]) for t in TESTS) + " |",
                   "| paper | " + " | ".join(f"{v:.1f}" for v in P["c2"]) + " |", ""]
     s = summary["ssh_shortcut"]
@@ -376,8 +377,8 @@ def _report(cfg, summary, table1, c2, data_info, figures) -> str:
     lines += ["## L2 regularization (Fig. 4)", "",
               f"CNN, {cfg.sweep_epochs} epochs (fewer than Table I), one seed; noisy: ±1 added to the label of "
               f"{100 * cfg.noise_fraction:.0f} % of the training data. Accuracy (%).", "",
-              "| λ | " + " | ".join(f"{TEST_NAMES[t]} clean" for t in ("i", "iii", "iv")) + " | "
-              + " | ".join(f"{TEST_NAMES[t]} noisy" for t in ("i", "iii", "iv")) + " |",
+              "| λ | " + " | ".join(md_cell(f"{TEST_NAMES[t]} clean") for t in ("i", "iii", "iv")) + " | "
+              + " | ".join(md_cell(f"{TEST_NAMES[t]} noisy") for t in ("i", "iii", "iv")) + " |",
               "|---|" + "---|" * 6]
     for lam in cfg.l2_values:
         row = [_pct(sw["clean"][lam][t]) for t in ("i", "iii", "iv")] + [_pct(sw["noisy"][lam][t]) for t in ("i", "iii", "iv")]

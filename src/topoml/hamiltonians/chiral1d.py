@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from topoml.errors import GapClosedError, InputError
+from topoml.errors import GapClosedError, InputError, ShapeError
 from topoml.rng import RngLike, as_generator
 
 __all__ = [
@@ -82,11 +82,20 @@ def ssh(t: np.ndarray | float, t_prime: np.ndarray | float, L: int = 32) -> np.n
     Returns
     -------
     ndarray of float64, shape (n, L+1, 2)
+
+    Raises
+    ------
+    InputError
+        Not scalars or 1D arrays, or NaN/inf.
+    ShapeError
+        ``t`` and ``t_prime`` of different lengths (neither a scalar).
     """
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
     tp = np.atleast_1d(np.asarray(t_prime, dtype=np.float64))
     if t.ndim != 1 or tp.ndim != 1:
         raise InputError("t and t_prime must be scalars or 1D arrays")
+    if len(t) != len(tp) and 1 not in (len(t), len(tp)):
+        raise ShapeError(f"t and t_prime must have the same length (or one be a scalar), got {len(t)} and {len(tp)}")
     t, tp = np.broadcast_arrays(t, tp)
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(tp))):
         raise InputError("t and t_prime must be finite")

@@ -57,7 +57,16 @@ Threads
 -------
 The small dense eigenproblems are fastest with one BLAS thread per process and one process per core
 (``workers=``): the pool's worker processes are started with ``OPENBLAS_NUM_THREADS=1`` (and the
-OpenMP/MKL equivalents) in their environment; the calling process is left alone.
+OpenMP/MKL equivalents) in their environment, and exit if the calling process dies; in the calling
+process the BLAS pools are limited to one thread for the duration of the call (``threadpoolctl``).
+
+Gap policy
+----------
+``on_gapless="raise"`` (default) raises where the label is undefined: ``gap < min_gap``
+(:class:`~topoml.errors.GapClosedError`), ``Δ = 0`` on every site (no pairing gap, GapClosedError), or a
+raw value farther than ``max_deviation`` from an integer (:class:`~topoml.errors.QuantizationError`).
+``on_gapless="flag"`` labels every sample and marks those in ``BottResult.gapless`` (datasets do this and
+store the gap).
 """
 
 from __future__ import annotations
@@ -75,10 +84,12 @@ from scipy.linalg import lapack
 
 from topoml.errors import GapClosedError, InputError, QuantizationError, ShapeError, SymmetryError
 from topoml.hamiltonians.pip import check_lattice, disordered_lattice, majorana_hamiltonian, site_positions
-from topoml.parallel import single_thread_env
+from topoml.parallel import blas_threads, single_thread_env, worker_init
 
 __all__ = [
     "BATCH_MAX_N",
+    "DEFAULT_MAX_DEVIATION",
+    "DEFAULT_MIN_GAP",
     "BottResult",
     "bott_index",
     "bott_index_hamiltonian",
@@ -88,6 +99,11 @@ __all__ = [
 
 #: Largest N processed with stacked (batched) LAPACK calls; larger lattices go one at a time.
 BATCH_MAX_N = 12
+#: Default ``min_gap``: a BdG gap below this (units of t₊) is a gap closing (the label is undefined).
+DEFAULT_MIN_GAP = 1e-8
+#: Default ``max_deviation``: a raw Bott value farther than this from an integer is not a label (gapped
+#: disordered lattices are within ~1e-4 of an integer; Δ → 0 or a nearby closing gives 0.1–0.5).
+DEFAULT_MAX_DEVIATION = 0.1
 #: Elements of the ``(batch, 2N², 2N²)`` work arrays per chunk (float64): 1 MiB, so that a chunk's
 #: arrays stay in a core's L2 cache (128 lattices at 4×4: ~15 % faster per label than 512 or 2048).
 _CHUNK_ELEMENTS = 1 << 17
@@ -104,11 +120,15 @@ class BottResult(NamedTuple):
         ``round(raw)``, the label of the reference data.
     gap : ndarray of float64
         Smallest ``|E|`` of the BdG spectrum (half the gap around zero energy), units of ``t₊ = 1``.
+    gapless : ndarray of bool
+        The label is undefined there: ``gap < min_gap``, ``|raw − label| > max_deviation``, or ``Δ = 0`` on
+        every site (no pairing gap). Only ``on_gapless="flag"`` returns such samples.
     """
 
     raw: np.ndarray
     label: np.ndarray
     gap: np.ndarray
+    gapless: np.ndarray
 
 
 # --------------------------------------------------------------------------------------------------
@@ -269,7 +289,8 @@ def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     import multiprocessing
 
     with single_thread_env():
-        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=worker_init, initargs=(os.getpid(),))
         # start every worker now, while the environment says one thread
         for f in [ex.submit(_worker_ready, 0.2) for _ in range(workers)]:
             f.result()
@@ -299,33 +320,50 @@ def _run_chunks(x: np.ndarray, chunk: int, workers: int, executor: Executor | No
     return raw, gap
 
 
-def _finish(raw: np.ndarray, gap: np.ndarray, shape: tuple[int, ...], min_gap: float | None, max_deviation: float | None) -> BottResult:
+def _finish(raw: np.ndarray, gap: np.ndarray, shape: tuple[int, ...], min_gap: float, max_deviation: float,
+            on_gapless: str, unpaired: np.ndarray | None = None) -> BottResult:
+    """Labels and the gap policy: raise at the first undefined sample, or flag it (``gapless``)."""
     raw = raw.reshape(shape)
     gap = gap.reshape(shape)
     label = np.rint(raw).astype(np.int64)
-    if min_gap is not None and raw.size and np.min(gap) < min_gap:
-        idx = np.unravel_index(int(np.argmin(gap)), shape) if shape else ()
-        raise GapClosedError(
-            f"BdG gap {np.min(gap):.2e} < min_gap = {min_gap:g} at sample {tuple(map(int, idx))}: "
-            "the Bott index is ill-defined at a gap closing; move the parameters or lower min_gap"
-        )
-    if max_deviation is not None and raw.size:
-        dev = np.abs(raw - label)
-        if np.max(dev) > max_deviation:
-            idx = np.unravel_index(int(np.argmax(dev)), shape) if shape else ()
-            raise QuantizationError(
-                f"Bott value {raw[idx]:.4f} is {np.max(dev):.3f} from an integer (> {max_deviation:g}) at sample "
-                f"{tuple(map(int, idx))}: the gap is nearly closed there"
+    dev = np.abs(raw - label)
+    closed = gap < min_gap
+    unpaired = np.zeros(shape, dtype=bool) if unpaired is None else unpaired.reshape(shape)
+    unquantized = dev > max_deviation
+    gapless = closed | unquantized | unpaired
+    if on_gapless == "raise" and raw.size and np.any(gapless):
+        i = int(np.argmax(gapless.ravel()))
+        idx = tuple(map(int, np.unravel_index(i, shape))) if shape else ()
+        hint = "; pass on_gapless='flag' to label it anyway (result.gapless marks it)"
+        if closed.ravel()[i]:
+            raise GapClosedError(
+                f"BdG gap {gap.ravel()[i]:.2e} < min_gap = {min_gap:g} at sample {idx}: "
+                f"the Bott index is ill-defined at a gap closing{hint}"
             )
+        if unpaired.ravel()[i]:
+            raise GapClosedError(f"delta = 0 on every site of sample {idx}: no pairing gap, the Bott index "
+                                 f"is undefined{hint}")
+        raise QuantizationError(
+            f"Bott value {raw.ravel()[i]:.4f} is {dev.ravel()[i]:.3f} from an integer (> max_deviation = "
+            f"{max_deviation:g}) at sample {idx}: the gap is nearly closed there{hint}"
+        )
     if not shape:
-        return BottResult(raw=raw[()], label=label[()], gap=gap[()])
-    return BottResult(raw=raw, label=label, gap=gap)
+        return BottResult(raw=raw[()], label=label[()], gap=gap[()], gapless=gapless[()])
+    return BottResult(raw=raw, label=label, gap=gap, gapless=gapless)
 
 
-def _check_tol(value: float | None, name: str) -> float | None:
+def _check_policy(on_gapless: str) -> str:
+    if on_gapless not in ("raise", "flag"):
+        raise InputError(f"on_gapless must be 'raise' or 'flag', got {on_gapless!r}")
+    return on_gapless
+
+
+def _check_tol(value: float | None, name: str) -> float:
+    """A tolerance: non-negative (``None`` means no check: ``inf`` for a deviation, 0 for a gap)."""
     if value is None:
-        return None
-    if not np.isfinite(value) or value < 0:
+        return np.inf if name == "max_deviation" else 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(value) or value < 0:
         raise InputError(f"{name} must be a non-negative finite number or None, got {value!r}")
     return float(value)
 
@@ -340,8 +378,9 @@ def bott_index(
     workers: int = 1,
     executor: Executor | None = None,
     chunk_size: int | None = None,
-    min_gap: float | None = None,
-    max_deviation: float | None = None,
+    on_gapless: str = "raise",
+    min_gap: float | None = DEFAULT_MIN_GAP,
+    max_deviation: float | None = DEFAULT_MAX_DEVIATION,
 ) -> BottResult:
     """Bott index (margalit2022 label) of one disordered p+ip lattice or of a batch.
 
@@ -359,26 +398,33 @@ def bott_index(
     chunk_size : int, optional
         Lattices per task; default: about 1 MiB of work arrays per chunk for ``N <= BATCH_MAX_N``
         (128 lattices at 4×4, 8 at 8×8), one lattice otherwise.
-    min_gap : float, optional
-        If given, raise :class:`~topoml.errors.GapClosedError` when some ``gap < min_gap``.
-    max_deviation : float, optional
-        If given, raise :class:`~topoml.errors.QuantizationError` when some ``|raw − label| > max_deviation``.
+    on_gapless : {"raise", "flag"}, default "raise"
+        What to do where the label is undefined (the gap policy shared by every invariant, see the
+        README): ``"raise"`` an error, or ``"flag"`` the sample (``result.gapless``) and return
+        ``round(raw)`` with the gap, as the dataset generator does.
+    min_gap : float or None, default 1e-8
+        ``gap < min_gap`` (units of ``t₊``) is a gap closing. ``None``: no gap check.
+    max_deviation : float or None, default 0.1
+        ``|raw − label| > max_deviation`` means the gap nearly closes (or Δ vanishes): the value is
+        not a label. ``None``: no check.
 
     Returns
     -------
     BottResult
-        ``raw`` (float64), ``label`` (int64), ``gap`` (float64, units of ``t₊``): numpy scalars for a
-        single lattice, arrays of shape ``(n,)`` for a batch. The sign convention is that of the
-        conventions page: the clean lattice at ``μ = −1, t₋ = 0.2`` has label ``+1``.
+        ``raw`` (float64), ``label`` (int64), ``gap`` (float64, units of ``t₊``), ``gapless`` (bool):
+        numpy scalars for a single lattice, arrays of shape ``(n,)`` for a batch. The sign convention is
+        that of the conventions page: the clean lattice at ``μ = −1, t₋ = 0.2`` has label ``+1``.
 
     Raises
     ------
     ShapeError
         ``x`` is not ``(N, N, 3)`` / ``(n, N, N, 3)``, not square, or ``N < 2``.
     InputError
-        Non-real dtype, NaN/inf, bad ``workers``/``chunk_size``/tolerances.
-    GapClosedError, QuantizationError
-        Only when ``min_gap`` / ``max_deviation`` are given and violated.
+        Non-real dtype, NaN/inf, bad ``workers``/``chunk_size``/tolerances/``on_gapless``.
+    GapClosedError
+        ``on_gapless="raise"`` and some ``gap < min_gap``, or ``Δ = 0`` on every site of a lattice.
+    QuantizationError
+        ``on_gapless="raise"`` and some ``|raw − label| > max_deviation``.
 
     Notes
     -----
@@ -388,6 +434,7 @@ def bott_index(
     """
     x = check_lattice(x)
     workers = _check_workers(workers)
+    on_gapless = _check_policy(on_gapless)
     min_gap = _check_tol(min_gap, "min_gap")
     max_deviation = _check_tol(max_deviation, "max_deviation")
     single = x.ndim == 3
@@ -402,8 +449,10 @@ def bott_index(
         if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         chunk = int(chunk_size)
-    raw, gap = _run_chunks(np.ascontiguousarray(xb), chunk, workers, executor)
-    return _finish(raw, gap, () if single else (xb.shape[0],), min_gap, max_deviation)
+    with blas_threads(1):  # small dense eigenproblems: one BLAS thread in the calling process too
+        raw, gap = _run_chunks(np.ascontiguousarray(xb), chunk, workers, executor)
+    unpaired = ~np.any(xb[..., 2] != 0, axis=(1, 2))
+    return _finish(raw, gap, () if single else (xb.shape[0],), min_gap, max_deviation, on_gapless, unpaired)
 
 
 def bott_index_hamiltonian(
@@ -411,8 +460,9 @@ def bott_index_hamiltonian(
     N: int | None = None,
     *,
     hermitian_tol: float = 1e-10,
-    min_gap: float | None = None,
-    max_deviation: float | None = None,
+    on_gapless: str = "raise",
+    min_gap: float | None = DEFAULT_MIN_GAP,
+    max_deviation: float | None = DEFAULT_MAX_DEVIATION,
 ) -> BottResult:
     """Bott index of a given ``2N²×2N²`` BdG matrix (Nambu basis, site ``s = i·N + j``).
 
@@ -429,8 +479,8 @@ def bott_index_hamiltonian(
         Linear size; inferred from the shape when omitted.
     hermitian_tol : float, default 1e-10
         Largest accepted ``max|H − H†| / max(1, max|H|)``.
-    min_gap, max_deviation : float, optional
-        As in :func:`bott_index`.
+    on_gapless, min_gap, max_deviation
+        As in :func:`bott_index` (the gap policy).
 
     Returns
     -------
@@ -446,8 +496,9 @@ def bott_index_hamiltonian(
     SymmetryError
         ``H`` is not Hermitian within ``hermitian_tol``.
     GapClosedError, QuantizationError
-        Only when ``min_gap`` / ``max_deviation`` are given and violated.
+        ``on_gapless="raise"`` and the gap or the quantization check fails (as in :func:`bott_index`).
     """
+    on_gapless = _check_policy(on_gapless)
     H = np.asarray(H)
     if not np.issubdtype(H.dtype, np.number) or H.dtype == bool:
         raise InputError(f"H must be a numeric matrix, got dtype {H.dtype}")
@@ -469,7 +520,8 @@ def bott_index_hamiltonian(
     E, W = sla.eigh(H, subset_by_index=[0, n], check_finite=False)  # N² + 1 lowest states
     gap = min(abs(E[n - 1]), abs(E[n]))
     raw = float(_raw_from_states(W[:, :n], N))
-    return _finish(np.array([raw]), np.array([gap]), (), _check_tol(min_gap, "min_gap"), _check_tol(max_deviation, "max_deviation"))
+    return _finish(np.array([raw]), np.array([gap]), (), _check_tol(min_gap, "min_gap"),
+                   _check_tol(max_deviation, "max_deviation"), on_gapless)
 
 
 def bott_phase_diagram(
@@ -480,8 +532,12 @@ def bott_phase_diagram(
     *,
     workers: int = 1,
     executor: Executor | None = None,
+    on_gapless: str = "flag",
 ) -> BottResult:
     """Bott labels of one disorder pattern on a grid of average parameters (batched).
+
+    A phase diagram is a dataset: it labels every grid point, gap closings included, and flags them
+    (``gapless``, with the gap) unless ``on_gapless="raise"``.
 
     Lattice at grid point ``(a, b)``: ``μ = mu_bar[a] + disorder[..., 0]``,
     ``t₋ = t_minus_bar[b] + disorder[..., 1]``, ``Δ = delta_bar + disorder[..., 2]`` — the layout of the
@@ -497,8 +553,8 @@ def bott_phase_diagram(
         Average hopping anisotropies.
     delta_bar : float, default 0.15
         Average pairing (the reference data use 0.15).
-    workers, executor
-        As in :func:`bott_index`.
+    workers, executor, on_gapless
+        As in :func:`bott_index` (default ``on_gapless="flag"``).
 
     Returns
     -------
@@ -518,5 +574,5 @@ def bott_phase_diagram(
         raise InputError(f"delta_bar must be finite, got {delta_bar!r}")
     x = disordered_lattice(mu_bar[:, None], t_minus_bar[None, :], delta_bar, disorder)
     A, B = x.shape[:2]
-    r = bott_index(x.reshape(A * B, *x.shape[2:]), workers=workers, executor=executor)
-    return BottResult(raw=r.raw.reshape(A, B), label=r.label.reshape(A, B), gap=r.gap.reshape(A, B))
+    r = bott_index(x.reshape(A * B, *x.shape[2:]), workers=workers, executor=executor, on_gapless=on_gapless)
+    return BottResult(*(f.reshape(A, B) for f in r))

@@ -185,7 +185,8 @@ def winding_number(
     *,
     gap_tol: float = DEFAULT_GAP_TOL,
     max_step: float = DEFAULT_MAX_STEP,
-) -> np.ndarray | int:
+    on_gapless: str = "raise",
+) -> np.ndarray | int | WindingDiagnostics:
     """Winding number of chiral Bloch Hamiltonians by the discrete formula (Zhang et al. 2018, Eq. 3).
 
     ``w = (1/2π) Σ_{n=1}^{L} Δθ(n)``, ``Δθ(n) = [θ(n) − θ(n−1)]`` wrapped into ``[−π, π)``,
@@ -201,10 +202,14 @@ def winding_number(
         ``|h(k)| <= gap_tol · max_k |h(k)|`` at any sample point counts as a closed gap.
     max_step : float, default 0.75π
         Phase steps ``|Δθ| > max_step`` make the sampled loop ambiguous.
+    on_gapless : {"raise", "flag"}, default "raise"
+        The gap policy (README): raise, or return the :class:`WindingDiagnostics` of
+        :func:`winding_diagnostics`, whose ``valid`` is False where the gap closes (or the k grid is too
+        coarse).
 
     Returns
     -------
-    int or ndarray of int64 with shape ``h.shape[:-2]``
+    int or ndarray of int64 with shape ``h.shape[:-2]``, or WindingDiagnostics (``on_gapless="flag"``)
 
     Raises
     ------
@@ -213,11 +218,15 @@ def winding_number(
     InputError
         NaN/inf, non-real dtype, open loop, or tolerances out of range.
     GapClosedError
-        ``|h(k)|`` vanishes (within ``gap_tol``) at a sample point of some Hamiltonian.
+        ``|h(k)|`` vanishes (within ``gap_tol``) at a sample point of some Hamiltonian (``on_gapless="raise"``).
     SamplingError
-        Some ``|Δθ(n)| > max_step``: the k grid is too coarse for Eq. 3 to be trusted.
+        Some ``|Δθ(n)| > max_step``: the k grid is too coarse for Eq. 3 to be trusted (``on_gapless="raise"``).
     """
+    if on_gapless not in ("raise", "flag"):
+        raise InputError(f"on_gapless must be 'raise' or 'flag', got {on_gapless!r}")
     d = winding_diagnostics(h, gap_tol=gap_tol, max_step=max_step)
+    if on_gapless == "flag":
+        return d
     if not np.all(d.valid):
         bad = np.argwhere(np.atleast_1d(~d.valid))[0]
         where = tuple(bad.tolist()) if np.ndim(d.valid) else ()

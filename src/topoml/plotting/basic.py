@@ -17,6 +17,15 @@ def new_axes(width: float = 5.0, height: float = 3.6):
     return fig.add_subplot(1, 1, 1)
 
 
+def epoch_axis(ax, label: str = "epoch"):
+    """Label the x axis as epochs, with integer ticks only (no tick at 1.5 epochs); returns ``ax``."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(label)
+    return ax
+
+
 def line_plot(
     x: Sequence[float],
     series: Mapping[str, Sequence[float]],

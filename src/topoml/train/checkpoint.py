@@ -22,10 +22,15 @@ def state_bytes(net: nn.Module, metadata: dict[str, str] | None = None) -> bytes
 
 def load_state_bytes(net: nn.Module, data: bytes) -> nn.Module:
     """Load safetensors bytes into ``net`` (strict); raises CheckpointError on corrupt/mismatched data."""
+    import torch
+
     try:
         state = load(data)
     except (SafetensorError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"corrupt weights: {e}") from None
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"corrupt weights: tensor '{bad[0]}' holds NaN or inf")
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -91,7 +96,16 @@ def load_model(source: str | Path | bytes) -> tuple[nn.Module, dict]:
         spec = json.loads(meta["topoml_net"])
         extra = json.loads(meta.get("topoml_metadata", "{}"))
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise CheckpointError("not a topoml network file (no network description in its metadata)") from None
+        where = "" if isinstance(source, bytes) else f"{source}: "
+        try:  # plain safetensors weights (e.g. a zhang2018 job's weights.safetensors) vs. not safetensors at all
+            load(data)
+            bare = True
+        except Exception:
+            bare = False
+        if bare:
+            raise CheckpointError(f"{where}bare network weights without a network description; this command needs "
+                                  "a model saved by `topoml train` (model.safetensors) or the packaged weights") from None
+        raise CheckpointError(f"{where}not a safetensors network file") from None
     try:
         net = get_net(spec["name"], **spec["kwargs"])
     except (ConfigError, KeyError, TypeError) as e:

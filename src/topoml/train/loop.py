@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from topoml.errors import ConfigError, ShapeError
+from topoml.errors import CheckpointError, ConfigError, InputError, ShapeError
 
-__all__ = ["FitConfig", "History", "fit", "predict", "l2_penalty"]
+__all__ = ["FitConfig", "History", "check_array", "fit", "predict", "l2_penalty", "run_net"]
 
 
 @dataclass(frozen=True)
@@ -71,16 +71,58 @@ def l2_penalty(net: nn.Module) -> torch.Tensor:
     return sum((p.pow(2).sum() for p in net.parameters() if p.dim() >= 2), torch.zeros(()))
 
 
-def _as_tensor(a: np.ndarray | torch.Tensor) -> torch.Tensor:
-    return a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a))
+def check_array(a, name: str, *, allow_empty: bool = False) -> torch.Tensor:
+    """``a`` (numpy array or tensor) as a float32 tensor, checked: real numeric, finite, of shape (n, ...).
+
+    Raises
+    ------
+    InputError
+        Not a real numeric array (complex, strings, objects), NaN/inf (also after the float32 cast).
+    ShapeError
+        A scalar, or an empty first axis (unless ``allow_empty``).
+    """
+    if isinstance(a, torch.Tensor):
+        if a.is_complex() or a.dtype == torch.bool:
+            raise InputError(f"{name} must be real numbers, got dtype {a.dtype}")
+        t = a.detach().float()
+    else:
+        arr = np.asarray(a)
+        if arr.dtype.kind not in "fiu":
+            raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    if t.dim() == 0 or (len(t) == 0 and not allow_empty):
+        raise ShapeError(f"{name} must have shape (n, ...) with n >= 1, got {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        raise InputError(f"{name} contains NaN or inf (or values beyond float32 range)")
+    return t
+
+
+def run_net(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``net(x)``, with a :class:`~topoml.errors.ShapeError` (not a torch error) when ``x`` does not fit."""
+    try:
+        return net(x)
+    except (RuntimeError, ValueError, IndexError) as e:
+        if isinstance(e, ShapeError):
+            raise
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ShapeError(f"inputs of shape {tuple(x.shape)} do not fit the network: {first}") from None
 
 
 @torch.no_grad()
 def predict(net: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 8192) -> np.ndarray:
-    """Raw network outputs for inputs ``x`` (batched, eval mode), float64 array of shape (n,)."""
+    """Raw network outputs for inputs ``x`` (batched, eval mode), float64 array of shape ``(n, ...)``.
+
+    Raises
+    ------
+    InputError
+        ``x`` not real, or NaN/inf.
+    ShapeError
+        ``x`` does not fit the network.
+    """
     net.eval()
-    xt = _as_tensor(x).float()
-    out = [net(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
+    xt = check_array(x, "x", allow_empty=True)
+    out = [run_net(net, xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
     return torch.cat(out).double().numpy() if out else np.zeros(0)
 
 
@@ -119,10 +161,17 @@ def fit(
     Raises
     ------
     ShapeError
-        ``x`` and ``y`` differ in length, or ``y`` is not 1D.
+        ``x`` and ``y`` differ in length, are empty, ``y`` is not 1D, or ``x`` does not fit the network.
+    InputError
+        NaN/inf or non-real values in ``x`` or ``y`` (or in a validation set).
+    CheckpointError
+        The loss becomes NaN/inf (training diverged): lower the learning rate.
     """
-    xt = _as_tensor(x).float()
-    yt = _as_tensor(y).float()
+    xt = check_array(x, "x")
+    yt = check_array(y, "y")
+    if validation is not None:
+        check_array(validation[0], "validation x")
+        check_array(validation[1], "validation y")
     if yt.dim() != 1 or len(xt) != len(yt):
         raise ShapeError(f"need x of shape (n, ...) and y of shape (n,), got {tuple(xt.shape)} and {tuple(yt.shape)}")
     n = len(yt)
@@ -146,7 +195,9 @@ def fit(
                     g["lr"] = 0.5 * config.lr * (1 + math.cos(math.pi * step / total_steps))
             idx = perm[i : i + config.batch_size]
             opt.zero_grad(set_to_none=True)
-            loss = torch.mean((net(xt[idx]) - yt[idx]) ** 2)
+            loss = torch.mean((run_net(net, xt[idx]) - yt[idx]) ** 2)
+            if not torch.isfinite(loss):
+                raise CheckpointError(f"training diverged at epoch {epoch} (loss {loss.item()}); lower the learning rate")
             running += loss.item() * len(idx)
             if config.l2 > 0:
                 loss = loss + config.l2 * l2_penalty(net)

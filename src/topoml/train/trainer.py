@@ -117,6 +117,8 @@ class TrainConfig:
             raise ConfigError(f"schedule must be 'constant', 'cosine' or 'onecycle', got {self.schedule!r}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
 
 
 BatchSource = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]
@@ -150,9 +152,13 @@ def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, b
         ``x`` and ``y`` differ in length or are empty.
     ConfigError
         ``samples_per_epoch < 1``.
+    InputError
+        NaN/inf or non-real values.
     """
-    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
-    yt = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y).float()
+    from topoml.train.loop import check_array
+
+    xt = check_array(x, "x")
+    yt = check_array(y, "y")
     n = len(xt)
     if n != len(yt) or n == 0:
         raise ShapeError(f"need x and y of the same non-zero length, got {n} and {len(yt)}")
@@ -231,13 +237,20 @@ def decimation_batches(samples_per_epoch: int, batch_size: int, *, size: int = 8
     return batches
 
 
-@torch.no_grad()
 def predict_batches(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``."""
-    net.eval()
-    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).float()
-    out = [net(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
-    return torch.cat(out).double().numpy() if out else np.zeros(0)
+    """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``
+    (:func:`topoml.train.loop.predict`, with a smaller default batch).
+
+    Raises
+    ------
+    InputError
+        ``x`` not real, or NaN/inf.
+    ShapeError
+        ``x`` does not fit the network.
+    """
+    from topoml.train.loop import predict
+
+    return predict(net, x, batch_size)
 
 
 def round_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
@@ -395,6 +408,8 @@ class Trainer:
         """
         from tqdm.auto import tqdm
 
+        from topoml.train.loop import run_net
+
         self.folder.mkdir(parents=True, exist_ok=True)
         start = self._resume()
         if steps_per_epoch is None:
@@ -411,7 +426,7 @@ class Trainer:
                 for g in self.opt.param_groups:
                     g["lr"] = self._lr(step, total)
                 self.opt.zero_grad(set_to_none=True)
-                loss = self.loss(self.net(xb), yb)
+                loss = self.loss(run_net(self.net, xb), yb)
                 if not torch.isfinite(loss):
                     raise CheckpointError(f"training diverged at epoch {epoch} (loss {loss.item()}); "
                                           "lower the learning rate")

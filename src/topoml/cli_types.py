@@ -1,0 +1,45 @@
+"""Argument types of the command line (argparse ``type=``): checked numbers, one-line errors.
+
+A bad value makes argparse exit with status 2 and ``topoml <cmd>: error: argument --x: ...`` (one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["nonnegative_int", "positive_float", "positive_int"]
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    """An integer ``>= 1``."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """An integer ``>= 0`` (seeds)."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number ``> 0`` (learning rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
