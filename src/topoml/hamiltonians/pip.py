@@ -44,7 +44,7 @@ The authors store a lattice as one channel-major vector of length ``3N²``: all 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -68,6 +68,8 @@ __all__ = [
     "bdg_hamiltonian",
     "majorana_hamiltonian",
     "bloch_hamiltonian",
+    "LatticeSymmetry",
+    "symmetry_group",
 ]
 
 #: Channel order of the last axis of a lattice array.
@@ -474,3 +476,69 @@ def bloch_hamiltonian(
     H[..., 0, 1] = dk
     H[..., 1, 0] = np.conj(dk)
     return H
+
+
+# ---------------------------------------------------------------------------------------------- symmetries
+
+
+class LatticeSymmetry(NamedTuple):
+    """An exact symmetry of the Chern number (Bott label) of a periodic p+ip lattice.
+
+    Applied as: cyclic translation by ``shift`` sites along (x, y); then, if ``transpose``, swap the
+    x and y axes **and** negate ``t_minus`` (``t_x ↔ t_y``); then, if ``negate_mu``, negate ``mu`` on
+    every site (the disorder pattern included). The label is multiplied by :attr:`sign`: translations
+    and the transposition keep it, ``mu → −mu`` flips it (C → −C).
+
+    Why these are exact: a translation relabels sites; the transposition maps the x bonds (pairing
+    ``Δ``) onto y bonds (pairing ``iΔ``), i.e. ``p_x + ip_y → p_y + ip_x = i(p_x − ip_y)``, whose
+    reversed chirality is undone by the reversed orientation of the swapped axes, and each bond keeps
+    the parameters of its starting site; ``mu → −mu`` is the staggered gauge ``c_r → (−1)^{i+j} c_r``
+    (even ``N``) combined with particle-hole conjugation, which maps ``h → −h`` and reverses the
+    chirality. A naive mirror ``i → −i`` is **not** exact, because a bond takes the parameters of its
+    origin site and a mirror moves them to its end site. (Verified against :func:`topoml.invariants.bott_index`
+    in ``tests/test_symmetry.py``.) The group has ``4N²`` elements (64 at ``N = 4``).
+    """
+
+    shift: tuple[int, int] = (0, 0)
+    transpose: bool = False
+    negate_mu: bool = False
+
+    @property
+    def sign(self) -> int:
+        """Factor by which the Chern number changes: −1 if ``negate_mu`` else +1."""
+        return -1 if self.negate_mu else 1
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """Transform lattices ``x`` of shape ``(..., N, N, 3)`` (float; returns a new array, same shape)."""
+        x = np.asarray(x)
+        if x.ndim < 3 or x.shape[-1] != 3 or x.shape[-3] != x.shape[-2]:
+            raise ShapeError(f"need lattices of shape (..., N, N, 3), got {x.shape}")
+        y = np.roll(x, self.shift, axis=(-3, -2))
+        if self.transpose:
+            y = np.swapaxes(y, -3, -2).copy()
+            y[..., 1] = -y[..., 1]
+        if self.negate_mu:
+            y = y.copy() if y is x else y
+            y[..., 0] = -y[..., 0]
+        return y
+
+
+def symmetry_group(N: int) -> list[LatticeSymmetry]:
+    """All ``4N²`` exact symmetries of the Bott label of an ``N × N`` lattice (64 at ``N = 4``).
+
+    Parameters
+    ----------
+    N : int >= 2
+        Linear lattice size. ``mu → −mu`` is exact for even ``N`` only (the staggered gauge needs a
+        bipartite torus); for odd ``N`` the group returned has ``2N²`` elements without it.
+
+    Returns
+    -------
+    list of LatticeSymmetry
+        The identity first.
+    """
+    if not isinstance(N, (int, np.integer)) or N < MIN_SIZE:
+        raise InputError(f"lattice size N must be an integer >= {MIN_SIZE}, got {N!r}")
+    flips = (False, True) if N % 2 == 0 else (False,)
+    return [LatticeSymmetry((a, b), t, m) for m in flips for t in (False, True)
+            for a in range(N) for b in range(N)]

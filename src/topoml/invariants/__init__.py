@@ -5,6 +5,7 @@ from topoml.invariants.winding import winding_diagnostics, winding_number
 __all__ = ["winding_number", "winding_diagnostics"]
 from topoml.invariants.bott import BottResult, bott_index, bott_index_hamiltonian, bott_phase_diagram
 from topoml.invariants.chern import chern_number, clean_chern_number, fhs_chern_number
+from topoml.invariants.parity import ParityResult, fermion_parity
 
 __all__ += [
     "BottResult",
@@ -14,4 +15,6 @@ __all__ += [
     "chern_number",
     "clean_chern_number",
     "fhs_chern_number",
+    "ParityResult",
+    "fermion_parity",
 ]
