@@ -73,7 +73,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from topoml.errors import ConfigError, GapClosedError, InputError
+from topoml.errors import ConfigError, GapClosedError, InputError, ShapeError, SymmetryError
 from topoml.hamiltonians.pip import bdg_hamiltonian, check_lattice, site_positions
 
 __all__ = [
@@ -144,7 +144,7 @@ def majorana_sparse(x: np.ndarray) -> sp.csr_array:
     eye = sp.identity(n, format="csr", dtype=np.complex128)
     omega = sp.block_array([[eye, eye], [-1j * eye, 1j * eye]], format="csr") / math.sqrt(2.0)
     iK = omega @ H @ omega.conj().T
-    K = sp.csr_array((-iK.data.imag, iK.indices, iK.indptr), shape=iK.shape)  # K = −i·(iK), real
+    K = sp.csr_array((iK.data.imag, iK.indices, iK.indptr), shape=iK.shape)  # iK is purely imaginary
     K.eliminate_zeros()
     return K
 
@@ -241,6 +241,20 @@ def _factorize(A: sp.csr_array):
     return s, U
 
 
+def _check_symmetric(A) -> sp.csr_array:
+    if not sp.issparse(A) or A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] == 0:
+        raise ShapeError(f"expected a square scipy sparse matrix, got {type(A).__name__} of shape {getattr(A, 'shape', None)}")
+    if np.iscomplexobj(A.data) or not np.issubdtype(A.dtype, np.number):
+        raise InputError(f"expected a real symmetric matrix, got dtype {A.dtype} (embed a complex Hermitian matrix first)")
+    A = sp.csr_array(A, dtype=np.float64)
+    if not np.all(np.isfinite(A.data)):
+        raise InputError("the matrix contains NaN or inf")
+    asym = abs(A - A.T).max() if A.nnz else 0.0
+    if asym > 1e-12 * max(1.0, abs(A).max() if A.nnz else 0.0):
+        raise SymmetryError(f"the matrix is not symmetric (max|A − Aᵀ| = {asym:.2e}); the inertia needs a symmetric matrix")
+    return A
+
+
 def sparse_inertia(A: sp.sparray) -> tuple[int, int, int]:
     """Inertia of a real symmetric sparse matrix from its LDLᵀ factorization (MKL PARDISO).
 
@@ -256,10 +270,15 @@ def sparse_inertia(A: sp.sparray) -> tuple[int, int, int]:
 
     Raises
     ------
+    ShapeError, InputError
+        ``A`` is not a square, real, finite sparse matrix.
+    SymmetryError
+        ``A`` is not symmetric (``max|A − Aᵀ| > 1e-12·max|A|``).
     ConfigError
         pypardiso is not installed.
     """
-    s, _ = _factorize(sp.csr_array(A, dtype=np.float64))
+    A = _check_symmetric(A)
+    s, _ = _factorize(A)
     return int(s.iparm[21]), int(s.iparm[22]), int(s.iparm[13])
 
 
@@ -279,7 +298,7 @@ def localizer_gap(A: sp.sparray, *, tol: float = 1e-4) -> float:
     """
     import scipy.sparse.linalg as sla
 
-    A = sp.csr_array(A, dtype=np.float64)
+    A = _check_symmetric(A)
     s, U = _factorize(A)
     n = A.shape[0]
 
