@@ -35,12 +35,15 @@ def packaged_weights() -> Path:
     return Path(str(resources.files("topoml.weights").joinpath(PACKAGED_MODEL)))
 
 
-def load_lattices(path: str | Path, key: str | None = None) -> np.ndarray:
+def load_lattices(path: str | Path, key: str | None = None, *, rg_size: bool = True) -> np.ndarray:
     """Read lattices from ``.npy`` or ``.h5``/``.hdf5`` (dataset ``key``, default ``inputs`` or the only one).
+
+    ``rg_size=False`` accepts any ``N >= 2`` and keeps float64 (exact methods, no torch import); the
+    networks need ``N = 4·2^k`` and get float32.
 
     Returns
     -------
-    ndarray of float32, shape (batch, N, N, 3)
+    ndarray of float32 (float64 with ``rg_size=False``), shape (batch, N, N, 3)
 
     Raises
     ------
@@ -51,8 +54,6 @@ def load_lattices(path: str | Path, key: str | None = None) -> np.ndarray:
     InputError
         NaN or inf values.
     """
-    from topoml.nets.rg import rg_steps
-
     p = Path(path)
     if not p.is_file():
         raise InputError(f"lattice file {p} not found")
@@ -80,10 +81,15 @@ def load_lattices(path: str | Path, key: str | None = None) -> np.ndarray:
         a = a[None]
     if a.ndim != 4 or a.shape[-1] != 3 or a.shape[1] != a.shape[2] or len(a) == 0:
         raise ShapeError(f"{p}: need shape (N, N, 3) or (batch, N, N, 3), got {a.shape}")
-    rg_steps(a.shape[1])
+    if rg_size:
+        from topoml.nets.rg import rg_steps
+
+        rg_steps(a.shape[1])
+    elif a.shape[1] < 2:
+        raise ShapeError(f"{p}: lattice size N must be >= 2, got {a.shape[1]}")
     if not np.all(np.isfinite(a)):
         raise InputError(f"{p}: lattice parameters contain NaN or inf")
-    return a.astype(np.float32)
+    return a.astype(np.float32 if rg_size else np.float64)
 
 
 def predict_chern(net, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
