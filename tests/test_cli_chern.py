@@ -90,3 +90,24 @@ def test_cli_one_line_errors(tmp_path, capsys, args, message):
         rc = e.code
     err = capsys.readouterr().err.strip()
     assert rc == 2 and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_generate_with_localizer_labels(tmp_path):
+    from topoml.data.generate import GenerateConfig, generate_dataset
+    from topoml.data.store import open_dataset
+    from topoml.invariants.localizer import localizer_chern_number
+
+    cfg = {"name": "loc", "seed": 3, "n_samples": 4, "shard_size": 4, "label_method": "localizer",
+           "sampling": {"lattice_size": 16, "averages": "uniform"}}
+    generate_dataset(cfg, tmp_path / "ds", engine="serial", progress=False)
+    ds = open_dataset(tmp_path / "ds", verify=True)
+    x = np.asarray(ds.inputs).astype(np.float64)
+    ref = [localizer_chern_number(xi) for xi in x]
+    np.testing.assert_array_equal(np.asarray(ds.labels), [r.chern for r in ref])
+    np.testing.assert_allclose(np.asarray(ds.gaps), [r.gap for r in ref], rtol=1e-3)
+    assert ds.manifest["label_function"].endswith("localizer_chern_number")
+    # the default ("bott") stays out of the definition: existing datasets keep their hash
+    bott = {k: v for k, v in cfg.items() if k != "label_method"}
+    assert "label_method" not in GenerateConfig.from_dict(bott).definition()
+    assert GenerateConfig.from_dict(bott).definition_sha256() == GenerateConfig.from_dict(
+        {**bott, "label_method": "bott"}).definition_sha256()
