@@ -289,7 +289,7 @@ _LABEL_FUNCTIONS = {"bott": "topoml.invariants.bott.bott_index",
                     "localizer": "topoml.invariants.localizer.localizer_chern_number"}
 
 
-def _label(x: np.ndarray, report: Callable[[int], None] | None, method: str = "bott") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _label(x: np.ndarray, report: Callable[[int], None] | None, *, method: str = "bott") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bott index of each lattice, in memory-bounded batches (progress reported after each).
 
     ``method="localizer"``: the localizer index, one lattice at a time (raw = label, gap = localizer gap).
@@ -333,7 +333,8 @@ def _generate_shard(task: _ShardTask, report: Callable[[int], None] | None = Non
     x, averages = sample_lattices(task.n_samples, spec, rng, return_averages=True)
     x32 = x.astype(np.float32)
     method = task.definition.get("label_method", "bott")
-    raw, label, gap = _label(x32.astype(np.float64), report, method)
+    kw = {} if method == "bott" else {"method": method}
+    raw, label, gap = _label(x32.astype(np.float64), report, **kw)
     path = Path(task.out_dir) / store.shard_filename(task.index, task.n_shards)
     info = store.write_shard(
         path,
