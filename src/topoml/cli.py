@@ -1,7 +1,7 @@
 """Command-line interface: ``topoml <command> ...`` (also ``python -m topoml``).
 
 Commands: ``reproduce`` (run a paper reproduction), ``info`` (versions, experiments, networks),
-``generate`` (labelled datasets), ``train``, ``evaluate`` and ``predict`` (Chern-number networks,
+``generate`` (labelled datasets), ``chern`` (Chern numbers of lattices, :mod:`topoml.cli_chern`), ``train``, ``evaluate`` and ``predict`` (Chern-number networks,
 :mod:`topoml.cli_models`). Every error topoml raises on purpose becomes a one-line message on
 stderr and exit status 2, and so does an ``OSError`` from the system (read-only filesystem, disk full);
 argparse usage errors exit with 2 as well; Ctrl-C exits with 130.
@@ -98,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         cli_generate = None
     if cli_generate is not None:
         cli_generate.add_parser(sub)
-    from topoml import cli_models
+    from topoml import cli_chern, cli_models
 
     cli_models.add_commands(sub)
+    cli_chern.add_parser(sub)
     return p
 
 

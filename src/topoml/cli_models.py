@@ -71,12 +71,15 @@ def check_lattices(a, where: str = "lattices") -> np.ndarray:
     return a32
 
 
-def load_lattices(path: str | Path, key: str | None = None) -> np.ndarray:
+def load_lattices(path: str | Path, key: str | None = None, *, rg_size: bool = True) -> np.ndarray:
     """Read lattices from ``.npy`` or ``.h5``/``.hdf5`` (dataset ``key``, default ``inputs`` or the only one).
+
+    ``rg_size=False`` accepts any ``N >= 2`` and keeps float64 (exact methods, no torch import); the
+    networks need ``N = 4·2^k`` and get float32.
 
     Returns
     -------
-    ndarray of float32, shape (batch, N, N, 3)
+    ndarray of float32 (float64 with ``rg_size=False``), shape (batch, N, N, 3)
 
     Raises
     ------
@@ -123,7 +126,16 @@ def load_lattices(path: str | Path, key: str | None = None) -> np.ndarray:
     except (OSError, ValueError, EOFError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"cannot read {p}: {msg.replace(str(p) + ': ', '')}") from None
-    return check_lattices(a, str(p))
+    if rg_size:
+        return check_lattices(a, str(p))
+    from topoml.hamiltonians.pip import check_lattice
+
+    a = np.asarray(a)
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim == 4 and len(a) == 0:
+        raise ShapeError(f"{p}: the file holds no lattices")
+    return check_lattice(a, batch=True, name=str(p))  # exact methods: any N >= 2, float64
 
 
 def predict_chern(net, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -134,6 +134,11 @@ class GenerateConfig(_Strict):
         gives another (equally valid) dataset.
     sampling : SamplingSpec
         What to sample (:mod:`topoml.data.sampling`).
+    label_method : {"bott", "localizer"}, default "bott"
+        ``"bott"``: dense Bott index (exact margalit2022 label); ``"localizer"``: the sparse, certified
+        spectral-localizer index (:mod:`topoml.invariants.localizer`; large lattices: 64×64, 128×128),
+        stored with ``raw_bott = label`` and ``gaps`` = the localizer gap. Left out of the definition
+        (and of its hash) when "bott", so existing datasets keep their identity.
     run : RunOptions
         Execution defaults, overridable by :func:`generate_dataset` arguments and the CLI.
     """
@@ -143,6 +148,7 @@ class GenerateConfig(_Strict):
     n_samples: int = Field(ge=1)
     shard_size: int = Field(10_000, ge=1)
     sampling: SamplingSpec
+    label_method: Literal["bott", "localizer"] = "bott"
     run: RunOptions = RunOptions()
 
     @model_validator(mode="after")
@@ -162,8 +168,8 @@ class GenerateConfig(_Strict):
         return [s] * (k - 1) + [self.n_samples - s * (k - 1)]
 
     def definition(self) -> dict:
-        """The data-defining part of the config (no ``run``), JSON-serializable."""
-        return self.model_dump(mode="json", exclude={"run"})
+        """The data-defining part of the config (no ``run``; no ``label_method`` when "bott"), JSON-serializable."""
+        return self.model_dump(mode="json", exclude={"run"} | ({"label_method"} if self.label_method == "bott" else set()))
 
     def definition_sha256(self) -> str:
         """SHA-256 of the canonical JSON of :meth:`definition` (identifies the dataset)."""
@@ -281,8 +287,26 @@ def _batch_size(lattice_size: int) -> int:
     return int(max(1, min(_MAX_BATCH, _BATCH_BYTES // (16 * dim * dim))))
 
 
-def _label(x: np.ndarray, report: Callable[[int], None] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bott index of each lattice, in memory-bounded batches (progress reported after each)."""
+_LABEL_FUNCTIONS = {"bott": "topoml.invariants.bott.bott_index",
+                    "localizer": "topoml.invariants.localizer.localizer_chern_number"}
+
+
+def _label(x: np.ndarray, report: Callable[[int], None] | None, *, method: str = "bott") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bott index of each lattice, in memory-bounded batches (progress reported after each).
+
+    ``method="localizer"``: the localizer index, one lattice at a time (raw = label, gap = localizer gap).
+    """
+    if method == "localizer":
+        from topoml.invariants.localizer import localizer_chern_number
+
+        out = []
+        for xi in x:
+            r = localizer_chern_number(xi)
+            out.append((r.chern, r.gap))
+            if report is not None:
+                report(1)
+        label = np.array([o[0] for o in out], dtype=np.int64).reshape(len(x))
+        return label.astype(np.float64), label, np.array([o[1] for o in out], dtype=np.float64).reshape(len(x))
     n = x.shape[0]
     raw = np.empty(n, dtype=np.float64)
     label = np.empty(n, dtype=np.int64)
@@ -310,7 +334,9 @@ def _generate_shard(task: _ShardTask, report: Callable[[int], None] | None = Non
     rng = np.random.default_rng(task.seed_seq)
     x, averages = sample_lattices(task.n_samples, spec, rng, return_averages=True)
     x32 = x.astype(np.float32)
-    raw, label, gap = _label(x32.astype(np.float64), report)
+    method = task.definition.get("label_method", "bott")
+    kw = {} if method == "bott" else {"method": method}
+    raw, label, gap = _label(x32.astype(np.float64), report, **kw)
     path = Path(task.out_dir) / store.shard_filename(task.index, task.n_shards)
     info = store.write_shard(
         path,
@@ -326,7 +352,7 @@ def _generate_shard(task: _ShardTask, report: Callable[[int], None] | None = Non
             "n_shards": task.n_shards,
             "spawn_key": list(task.seed_seq.spawn_key),
             "config_sha256": task.definition_sha256,
-            "label_function": "topoml.invariants.bott.bott_index",
+            "label_function": _LABEL_FUNCTIONS[method],
         },
     )
     out = info.to_dict()
@@ -550,7 +576,7 @@ def _manifest(cfg: GenerateConfig, environment: dict, *, complete: bool, shards_
         "shards_done": shards_done,
         "config": cfg.definition(),
         "config_sha256": cfg.definition_sha256(),
-        "label_function": "topoml.invariants.bott.bott_index",
+        "label_function": _LABEL_FUNCTIONS[cfg.label_method],
         "environment": environment,
     }
     if shards is not None:

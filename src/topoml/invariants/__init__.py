@@ -18,3 +18,6 @@ __all__ += [
     "ParityResult",
     "fermion_parity",
 ]
+from topoml.invariants.lattice_chern import ChernNumbers, chern_numbers
+
+__all__ += ["ChernNumbers", "chern_numbers"]

@@ -41,8 +41,9 @@ tridiagonal matrix with zero diagonal and off-diagonal ``t_k = T_{k+1,k}``. The 
 ``J`` for its ``N²`` lowest eigenvalues give ``W = Q S z``. Small lattices (``N <=`` :data:`BATCH_MAX_N`)
 are processed in batches with numpy's stacked LAPACK calls, solving ``J`` as the SVD of the
 ``N²×N²`` bidiagonal matrix it is made of (``J ≅ [[0, B], [Bᵀ, 0]]``, eigenvalues ``±σ``); larger ones
-one at a time with the divide-and-conquer tridiagonal solver (``dstevd``; MRRR fails to converge on
-some zero-diagonal matrices). This replaces the complex Hermitian ``2N²×2N²`` eigensolve at about half
+one at a time with LAPACK's bidiagonal divide-and-conquer SVD (``dbdsdc``) of the same ``B`` (MRRR fails
+to converge on some zero-diagonal matrices), with about ``20·m²`` bytes of peak memory
+(``m = 2N²``; N = 96 fits in 24 GB). This replaces the complex Hermitian ``2N²×2N²`` eigensolve at about half
 its cost. The last step is the ``N²×N²`` general eigenvalue problem (eigenvalues only, ``zgeev``),
 which dominates for small N.
 
@@ -219,23 +220,134 @@ def _bott_batch(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _raw_from_states(W, N), sigma[:, -1]
 
 
-def _bott_single(x: np.ndarray) -> tuple[float, float]:
-    """Raw Bott value and gap of one lattice (N, N, 3): LAPACK one matrix at a time.
+def _dbdsdc():
+    """LAPACK ``dbdsdc`` (bidiagonal divide-and-conquer SVD) from scipy's Cython LAPACK, via ctypes.
 
-    The tridiagonal eigenproblem uses divide and conquer (``dstevd``); MRRR (``dstemr``) fails to
-    converge on some zero-diagonal matrices.
+    ``scipy.linalg.lapack`` does not wrap it; ``scipy.linalg.cython_lapack`` exports its pointer.
+    """
+    global _DBDSDC
+    if _DBDSDC is None:
+        import ctypes
+
+        from scipy.linalg import cython_lapack
+
+        cap = cython_lapack.__pyx_capi__["dbdsdc"]
+        ctypes.pythonapi.PyCapsule_GetName.restype = ctypes.c_char_p
+        ctypes.pythonapi.PyCapsule_GetName.argtypes = [ctypes.py_object]
+        ctypes.pythonapi.PyCapsule_GetPointer.restype = ctypes.c_void_p
+        ctypes.pythonapi.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        ptr = ctypes.pythonapi.PyCapsule_GetPointer(cap, ctypes.pythonapi.PyCapsule_GetName(cap))
+        dp, ip, cp = ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int), ctypes.c_char_p
+        _DBDSDC = ctypes.CFUNCTYPE(None, cp, cp, ip, dp, dp, dp, ip, dp, ip, dp, ip, dp, ip, ip)(ptr)
+    return _DBDSDC
+
+
+_DBDSDC = None
+
+
+def _bidiagonal_svd(d: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SVD ``Bᵀ = U diag(s) VT`` of the upper bidiagonal ``Bᵀ`` (diagonal ``d``, superdiagonal ``e``).
+
+    Returns ``s`` (decreasing), ``U`` and ``VT`` (n, n), Fortran order; work ``3n² + 4n`` doubles.
+    """
+    import ctypes
+
+    n = d.shape[0]
+    dd = np.array(d, dtype=np.float64)
+    ee = np.zeros(n)
+    ee[: n - 1] = e
+    U = np.empty((n, n), order="F")
+    VT = np.empty((n, n), order="F")
+    work = np.empty(3 * n * n + 4 * n)
+    iwork = np.empty(8 * n, dtype=np.intc)
+    q, iq = np.zeros(1), np.zeros(1, dtype=np.intc)
+    info, nn = ctypes.c_int(0), ctypes.c_int(n)
+    dp, ip = ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int)
+    _dbdsdc()(b"U", b"I", ctypes.byref(nn), dd.ctypes.data_as(dp), ee.ctypes.data_as(dp), U.ctypes.data_as(dp),
+              ctypes.byref(nn), VT.ctypes.data_as(dp), ctypes.byref(nn), q.ctypes.data_as(dp), iq.ctypes.data_as(ip),
+              work.ctypes.data_as(dp), iwork.ctypes.data_as(ip), ctypes.byref(info))
+    if info.value != 0:  # pragma: no cover
+        raise RuntimeError(f"LAPACK dbdsdc failed with info = {info.value}")
+    return dd, U, VT
+
+
+def _bott_single(x: np.ndarray) -> tuple[float, float]:
+    """Raw Bott value and gap of one lattice (N, N, 3): LAPACK one matrix at a time, lean memory.
+
+    ``J ≅ [[0, B], [Bᵀ, 0]]`` as in :func:`_bott_batch`, with the SVD of the bidiagonal ``B`` from
+    LAPACK's bidiagonal divide and conquer (``dbdsdc``; no dense ``n×n`` reduction, and unlike MRRR it
+    converges on every zero-diagonal matrix). Peak memory about ``20·m²`` bytes (``m = 2N²``): ``Q``
+    (``8m²``), the two singular-vector matrices (``2m²`` each) and ``dbdsdc``'s work (``6m²``), then ``Q``
+    and the occupied states ``W`` (``8m²``); the rest works in column blocks (:func:`_occupied_states`,
+    :func:`_compressions`).
     """
     N = x.shape[0]
     n = N * N
     m = 2 * n
     K = majorana_hamiltonian(x)
     t = _householder(K.T, _lwork(m))
-    E, Z, info = lapack.dstevd(np.zeros(m), t, compute_v=1, overwrite_d=1, overwrite_e=1)
-    if info != 0:  # pragma: no cover
-        raise RuntimeError(f"LAPACK dstevd failed with info = {info}")
-    W = _states_from_tridiagonal(K.T, Z[0::2, :n], Z[1::2, :n])
-    del K, Z
-    return float(_raw_from_states(W, N)), float(np.min(np.abs(E)))
+    sigma, Ut, VT = _bidiagonal_svd(t[0::2], t[1::2])  # Bᵀ = Ut Σ VT, so B = VTᵀ Σ Utᵀ
+    r = 1.0 / np.sqrt(2.0)
+    Ze = VT.T  # left singular vectors of B (views; scaled in place below)
+    Ze *= r
+    Ut *= -r  # Zo = −(right singular vectors of B)/√2
+    W = _occupied_states(K.T, Ze, Ut)
+    del K, Ze, Ut, VT
+    Uo, Vo = _compressions(W, N)
+    del W
+    VU, UV = Vo @ Uo, Uo @ Vo
+    del Uo, Vo
+    return _raw_from_products(VU, UV), float(sigma[-1])
+
+
+def _blocks(n: int, m: int) -> list[slice]:
+    """Column blocks of about ``m²/16`` elements' worth of ``m``-long columns (at least 16 columns)."""
+    b = max(16, n // 8)
+    return [slice(a, min(a + b, n)) for a in range(0, n, b)]
+
+
+def _occupied_states(Q: np.ndarray, Ze: np.ndarray, Zo: np.ndarray) -> np.ndarray:
+    """``W = Q S z`` of :func:`_states_from_tridiagonal` for one lattice, Fortran-ordered, in column blocks.
+
+    ``Q`` (m, m) real orthogonal; ``Ze``, ``Zo`` (n, n) real, scaled in place by the signs of ``S``.
+    Returns complex (m, n), F order (no full-size temporaries beyond ``W``).
+    """
+    m, n = Q.shape[0], Ze.shape[-1]
+    sign = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)[:, None]
+    Ze *= sign
+    Zo *= sign
+    W = np.empty((m, n), dtype=np.complex128, order="F")
+    Qe, Qo = Q[:, 0::2], Q[:, 1::2]
+    for blk in _blocks(n, m):
+        W[:, blk].real = Qe @ Ze[:, blk]
+        W[:, blk].imag = Qo @ Zo[:, blk]
+    return W
+
+
+def _compressions(W: np.ndarray, N: int) -> tuple[np.ndarray, np.ndarray]:
+    """``U_occ = W† e^{2πiX/N} W`` and ``V_occ`` of one lattice (W of shape (m, n), F order).
+
+    Built in column blocks with ``zgemm`` (``W†`` is never formed), F-ordered ``(n, n)`` results.
+    """
+    from scipy.linalg import blas
+
+    n = N * N
+    px, py = _phases(N)
+    Uo = np.empty((n, n), dtype=np.complex128, order="F")
+    Vo = np.empty((n, n), dtype=np.complex128, order="F")
+    for blk in _blocks(n, W.shape[0]):
+        Uo[:, blk] = blas.zgemm(1.0, W, px[:, None] * W[:, blk], trans_a=2)
+        Vo[:, blk] = blas.zgemm(1.0, W, py[:, None] * W[:, blk], trans_a=2)
+    return Uo, Vo
+
+
+def _raw_from_products(VU: np.ndarray, UV: np.ndarray) -> float:
+    """``(1/2π) Σ arg λ(M)`` with ``M = (V U)(U V)† = V U V† U†`` formed by ``zgemm`` (no conjugate copy)."""
+    from scipy.linalg import blas
+
+    M = blas.zgemm(1.0, VU, UV, trans_b=2)
+    lam = sla.eigvals(M, overwrite_a=True, check_finite=False)
+    return float(np.angle(lam).sum() / (2 * np.pi))
 
 
 def _bott_chunk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
