@@ -81,3 +81,20 @@ def test_paper_test_i_keeps_every_sample_and_agrees_with_eq3_where_steps_are_sma
     # ... and the set does keep samples that the trusted-only generator would redraw
     assert 0.2 < s.trusted_fraction < 0.8 and np.any(~d.valid) and np.any(d.winding != s.w)
     assert s.trusted_fraction == pytest.approx(d.valid.mean(), abs=1e-3)
+
+
+def test_switch_points_and_probe():
+    from topoml.experiments.zhang2018 import probe_uniform_windings, switch_points
+
+    w = list(range(-8, 9))
+    probe = {"w": w, "output": w,
+             "dense_pre": [[2.5 - x for x in w],      # live unit switching off between w = 2 and 3
+                           [x + 10.0 for x in w],     # active everywhere: no switch
+                           [x - 0.5 for x in w]],     # switches between 0 and 1, but its output weight is 0
+             "out_weight": [1.0, 1.0, 0.0]}
+    assert switch_points(probe) == [2.5]
+    assert switch_points(probe, w_max=2) == []
+    torch.manual_seed(0)
+    pr = probe_uniform_windings(get_net("zhang2018.cnn"), 32)
+    assert pr["w"] == w and len(pr["output"]) == 17 and len(pr["dense_pre"]) == 2 and len(pr["out_weight"]) == 2
+    assert "dense_pre" not in probe_uniform_windings(get_net("zhang2018.cnn_sum"), 32)

@@ -89,10 +89,14 @@ class WindingCNN(nn.Module):
         self.L = L
         _init(self, init)
 
+    def _mixed(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1×1 convolution of Eq. 10 before its ReLU, shape ``(B, L)``."""
+        windows = torch.cat([x[:, :-1], x[:, 1:]], dim=-1)  # (B, L, 4)
+        return self.mix(torch.relu(self.conv(windows))).squeeze(-1)
+
     def local_features(self, x: torch.Tensor) -> torch.Tensor:
         """``D(n)`` of Eq. 10 (after ReLU), shape ``(B, L)``: the network's local winding ``Δθ(n)``."""
-        windows = torch.cat([x[:, :-1], x[:, 1:]], dim=-1)  # (B, L, 4)
-        return torch.relu(self.mix(torch.relu(self.conv(windows)))).squeeze(-1)
+        return torch.relu(self._mixed(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
         f = self.dense(self.local_features(x))
@@ -106,7 +110,9 @@ class WindingSumCNN(WindingCNN):
     scale ``α`` and one offset ``β``, so the output is additive over k, as the winding number
     ``w = Σ_n Δθ(n) / 2π`` is (paper Eq. 3): a network whose ``D(n)`` is linear in the local phase step
     (paper Eq. 15) then gives the winding number of any loop whose steps lie in the trained range,
-    whatever ``|w|``. With ``L = 32``: 200 + 41 + 2 = 243 parameters. Input/output as :class:`WindingCNN`.
+    whatever ``|w|``. ``D(n)`` (the 1×1 convolution) has no ReLU here: a local winding must be able
+    to be negative (with the ReLU, D ≥ 0 saturates for clockwise steps and the network cannot count
+    w < −2). With ``L = 32``: 200 + 41 + 2 = 243 parameters. Input/output as :class:`WindingCNN`.
     """
 
     def __init__(self, L: int = 32, kernels: int = 40, init: str = "xavier"):
@@ -116,6 +122,10 @@ class WindingSumCNN(WindingCNN):
         self.out = nn.Linear(1, 1)
         self.L = L
         _init(self, init)
+
+    def local_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``D(n)`` (no ReLU), shape ``(B, L)``: the network's local winding."""
+        return self._mixed(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
         return self.out(self.local_features(x).sum(-1, keepdim=True)).squeeze(-1)
