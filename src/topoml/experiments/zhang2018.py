@@ -585,6 +585,17 @@ def _generalization_section(cfg, summary, figures) -> list[str]:
                                                    for b in ("generalizes", "fails")) + " |")
     lines.append("")
     for net in cfg.nets:
+        c = gen[net].get("contingency", {})
+        fails = {a: c.get(f"{a}, fails", 0) for a in ("dead", "switch", "no switch", "live")}
+        if sum(fails.values()):
+            lines.append(f"* {NETS[net]}: {sum(fails.values())} failing seeds: " + ", ".join(
+                f"{v} {a}" for a, v in fails.items() if v) + ".")
+    if "cnn_torchinit" in cfg.nets:
+        lines += ["", "Initialization: the paper's (Xavier-normal weights, zero biases) and learning rate (Adam at "
+                  "Mathematica's default 10⁻³) are ours (`CNN (paper)`); `CNN, PyTorch default init` keeps PyTorch's "
+                  f"Kaiming-uniform weights and non-zero uniform biases at the same learning rate ({cfg.lr:g})."]
+    lines.append("")
+    for net in cfg.nets:
         g = gen[net]
         if "switch_points" in g:
             lines += [f"{NETS[net]}, switch points per seed (accuracy min(iii, iv)): " + "; ".join(
