@@ -160,8 +160,8 @@ def build_datasets(cfg: Zhang2018Config) -> dict[str, ws.WindingSet]:
 # --------------------------------------------------------------------------------------- jobs
 def _jobs(cfg: Zhang2018Config) -> list[dict]:
     jobs = []
-    for net in cfg.nets:
-        for k in range(cfg.seeds):
+    for k in range(cfg.seeds):  # seed-major: a partial run holds as many seeds of every network
+        for net in cfg.nets:
             # every network of a seed k trains on the same mini-batch order from the same torch seed
             jobs.append({"id": f"table1-{net}-seed{k}", "net": net, "data": "train", "epochs": cfg.epochs,
                          "l2": 0.0, "noise": 0.0, "seed": _seed(cfg.seed, f"cnn-{k}" if net != "fc" else f"fc-{k}"),
@@ -253,9 +253,10 @@ def switch_points(probe: dict, w_max: int = 4) -> list[float]:
     return sorted(pts)
 
 
-def _generalization(rows: list[dict], probes: list[dict | None]) -> dict:
+def _generalization(rows: list[dict], probes: list[dict | None], dense_relu: bool) -> dict:
     """Per-network generalization over seeds: fraction ≥ :data:`GENERALIZES` on (iii) and (iv), and,
-    for networks with a dense layer, which seeds have a live ReLU switching at 2 < |w| <= 4."""
+    for networks with a dense ReLU layer (``dense_relu``), which seeds have a live ReLU switching at
+    2 < |w| <= 4."""
     from topoml.evaluate.metrics import mean_spread
 
     per_min = [min(r["iii"], r["iv"]) for r in rows]
@@ -266,7 +267,7 @@ def _generalization(rows: list[dict], probes: list[dict | None]) -> dict:
     if probes and probes[0] is not None:
         # a seed has "not learned" when it fails inside the training range already (test i)
         status = ["not learned" if r["i"] < LEARNED else "learned" for r in rows]
-        if "dense_pre" in probes[0]:
+        if dense_relu:
             res["switch_points"] = [switch_points(p) for p in probes]
             status = [s if s == "not learned" else ("switch" if any(abs(x) > 2 for x in pts) else "no switch")
                       for s, pts in zip(status, res["switch_points"])]
@@ -333,12 +334,14 @@ def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict
         rows = [results[f"table1-{net}-seed{k}"]["accuracy"] for k in range(cfg.seeds)]
         table1[net] = {t: mean_spread([r[t] for r in rows]) for t in ALL_TESTS}
         table1[net]["per_seed"] = {t: [r[t] for r in rows] for t in ALL_TESTS}
-        generalization[net] = _generalization(rows, [results[f"table1-{net}-seed{k}"]["probe"] for k in range(cfg.seeds)])
+        generalization[net] = _generalization(rows, [results[f"table1-{net}-seed{k}"]["probe"] for k in range(cfg.seeds)],
+                                              getattr(get_net(f"zhang2018.{net}", L=cfg.L), "dense_activation", False))
     c2 = None
     if cfg.c2_seeds:
         rows = [results[f"c2-cnn-seed{k}"]["accuracy"] for k in range(cfg.c2_seeds)]
         c2 = {t: mean_spread([r[t] for r in rows]) for t in ALL_TESTS}
-        c2["generalization"] = _generalization(rows, [results[f"c2-cnn-seed{k}"]["probe"] for k in range(cfg.c2_seeds)])
+        c2["generalization"] = _generalization(rows, [results[f"c2-cnn-seed{k}"]["probe"] for k in range(cfg.c2_seeds)],
+                                               True)
     ssh = results["ssh-linear"]["accuracy"]
     sweep = {tag: {lam: results[f"l2-{tag}-{lam:g}"]["accuracy"] for lam in cfg.l2_values} for tag in ("clean", "noisy")}
     params = {n: count_parameters(get_net(f"zhang2018.{n}", L=cfg.L)) for n in (*cfg.nets, "linear")}
