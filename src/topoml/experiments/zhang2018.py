@@ -278,6 +278,28 @@ def _generalization(rows: list[dict], probes: list[dict | None], dense_relu: boo
     return res
 
 
+def init_activity(net_name: str, seed: int, x: np.ndarray, L: int = 32) -> dict:
+    """How alive a CNN of ``zhang2018.<net_name>`` is at initialization under ``torch.manual_seed(seed)``
+    (the initialization of the training job with that seed), on inputs ``x``.
+
+    Returns ``{"D": fraction of (sample, n) with D(n) > 0, "dense": fraction of samples on which at least
+    one dense ReLU is active}`` (``"dense"`` is None for networks without a dense ReLU). A network with
+    ``dense`` ≈ 0 starts with a constant output and no gradient through its convolutions.
+    """
+    import torch
+
+    from topoml.nets import get_net
+
+    torch.manual_seed(seed)
+    net = get_net(f"zhang2018.{net_name}", L=L)
+    with torch.no_grad():
+        d = net.local_features(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        dense = None
+        if getattr(net, "dense_activation", False):
+            dense = float((net.dense(d) > 0).any(-1).float().mean())
+    return {"D": float((d > 0).float().mean()), "dense": dense}
+
+
 def _discrete_formula_accuracy(s: ws.WindingSet) -> float:
     """Accuracy of Eq. 3 on the network's own input grid against the set's (continuum) labels."""
     from topoml.invariants.winding import winding_diagnostics
@@ -336,6 +358,9 @@ def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict
         table1[net]["per_seed"] = {t: [r[t] for r in rows] for t in ALL_TESTS}
         generalization[net] = _generalization(rows, [results[f"table1-{net}-seed{k}"]["probe"] for k in range(cfg.seeds)],
                                               getattr(get_net(f"zhang2018.{net}", L=cfg.L), "dense_activation", False))
+        if net != "fc":
+            generalization[net]["init_activity"] = [
+                init_activity(net, results[f"table1-{net}-seed{k}"]["seed"], sets["val"].x, cfg.L) for k in range(cfg.seeds)]
     c2 = None
     if cfg.c2_seeds:
         rows = [results[f"c2-cnn-seed{k}"]["accuracy"] for k in range(cfg.c2_seeds)]
@@ -608,8 +633,10 @@ def _generalization_section(cfg, summary, figures) -> list[str]:
         g = gen[net]
         if "switch_points" in g:
             lines += [f"{NETS[net]}, switch points per seed (accuracy min(iii, iv)): " + "; ".join(
-                f"{k}: {st if st == 'not learned' else ', '.join(f'{x:+g}' for x in pts) or 'none'} ({100 * m:.0f} %)"
-                for k, (pts, st, m) in enumerate(zip(g["switch_points"], g["status"], g["per_seed_min"]))), ""]
+                f"{k}: {st if st == 'not learned' else ', '.join(f'{x:+g}' for x in pts) or 'none'} ({100 * m:.0f} %; "
+                f"at init D > 0 on {100 * ia['D']:.0f} %, a dense unit active on {100 * ia['dense']:.0f} % of inputs)"
+                for k, (pts, st, m, ia) in enumerate(zip(g["switch_points"], g["status"], g["per_seed_min"],
+                                                         g["init_activity"]))), ""]
     return lines
 
 
