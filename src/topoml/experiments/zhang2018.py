@@ -269,13 +269,20 @@ def _generalization(rows: list[dict], probes: list[dict | None], dense_relu: boo
         status = ["not learned" if r["i"] < LEARNED else "learned" for r in rows]
         if dense_relu:
             res["switch_points"] = [switch_points(p) for p in probes]
-            status = [s if s == "not learned" else ("switch" if any(abs(x) > 2 for x in pts) else "no switch")
-                      for s, pts in zip(status, res["switch_points"])]
+            status = [("dense dead" if _dense_dead(p) else s) if s == "not learned"
+                      else ("switch" if any(abs(x) > 2 for x in pts) else "no switch")
+                      for s, pts, p in zip(status, res["switch_points"], probes)]
         res["status"] = status
         # contingency: (status, generalizes?) -> number of seeds
         res["contingency"] = {f"{a}, {'generalizes' if b else 'fails'}": int(sum(x == a and y == b for x, y in zip(status, ok)))
                               for a in sorted(set(status)) for b in (True, False)}
     return res
+
+
+def _dense_dead(probe: dict) -> bool:
+    """Every dense ReLU of a probed network is off for all |w| <= 2: the output is a constant."""
+    inside = np.abs(np.array(probe["w"])) <= 2
+    return bool(np.all(np.array(probe["dense_pre"])[:, inside] <= 0))
 
 
 def init_activity(net_name: str, seed: int, x: np.ndarray, L: int = 32) -> dict:
@@ -607,16 +614,17 @@ def _generalization_section(cfg, summary, figures) -> list[str]:
               "phases φ); the grey band is the training range |w| ≤ 2. For networks with a dense ReLU layer, a "
               "*switch* is a live dense unit whose pre-activation changes sign between two neighbouring w "
               "(listed as w + 0.5) within |w| ≤ 4.", "", f"![probe]({figures['probe']})", ""]
-    kinds = ("not learned", "switch", "no switch", "learned")
-    lines += [f"Seeds by cause (*not learned*: below {100 * LEARNED:.0f} % on test (i), the training range itself; "
+    kinds = ("dense dead", "not learned", "switch", "no switch", "learned")
+    lines += [f"Seeds by cause (*dense dead*: below {100 * LEARNED:.0f} % on test (i), and every dense ReLU is off on "
+              "the probe for |w| ≤ 2, so the output is a constant; "
+              f"*not learned*: otherwise below {100 * LEARNED:.0f} % on test (i), the training range itself; "
               "*switch*: learned, and a live dense ReLU switches at 2 < |w| ≤ 4 on the probe; *no switch*: learned, none "
-              "does; *learned*: networks without a dense ReLU layer), against whether the seed generalizes:", "",
-              "| network | " + " | ".join(f"{a}, {b}" for a in kinds
-                                        for b in ("generalizes", "fails")) + " |", "|---|" + "---|" * 8]
+              "does; *learned*: networks without a dense ReLU layer). Cells: seeds that generalize / seeds that fail.", "",
+              "| network | " + " | ".join(kinds) + " |", "|---|" + "---|" * len(kinds)]
     for net in cfg.nets:
         c = gen[net].get("contingency", {})
-        lines.append(f"| {NETS[net]} | " + " | ".join(str(c.get(f"{a}, {b}", "")) for a in kinds
-                                                   for b in ("generalizes", "fails")) + " |")
+        lines.append(f"| {NETS[net]} | " + " | ".join(
+            f"{c[f'{a}, generalizes']} / {c[f'{a}, fails']}" if f"{a}, fails" in c else "" for a in kinds) + " |")
     lines.append("")
     for net in cfg.nets:
         c = gen[net].get("contingency", {})
@@ -633,7 +641,8 @@ def _generalization_section(cfg, summary, figures) -> list[str]:
         g = gen[net]
         if "switch_points" in g:
             lines += [f"{NETS[net]}, switch points per seed (accuracy min(iii, iv)): " + "; ".join(
-                f"{k}: {st if st == 'not learned' else ', '.join(f'{x:+g}' for x in pts) or 'none'} ({100 * m:.0f} %; "
+                f"{k}: {st if st in ('not learned', 'dense dead') else ', '.join(f'{x:+g}' for x in pts) or 'none'} "
+                f"({100 * m:.0f} %; "
                 f"at init D > 0 on {100 * ia['D']:.0f} %, a dense unit active on {100 * ia['dense']:.0f} % of inputs)"
                 for k, (pts, st, m, ia) in enumerate(zip(g["switch_points"], g["status"], g["per_seed_min"],
                                                          g["init_activity"]))), ""]
