@@ -98,3 +98,16 @@ def test_switch_points_and_probe():
     pr = probe_uniform_windings(get_net("zhang2018.cnn"), 32)
     assert pr["w"] == w and len(pr["output"]) == 17 and len(pr["dense_pre"]) == 2 and len(pr["out_weight"]) == 2
     assert "dense_pre" not in probe_uniform_windings(get_net("zhang2018.cnn_sum"), 32)
+
+
+def test_profiles_and_nets_config():
+    from topoml.experiments.zhang2018 import NETS, load_config
+
+    study = load_config("seeds20")
+    assert study.seeds >= 20 and set(study.nets) == set(NETS)
+    default = load_config("default")
+    assert "cnn_sum" in default.nets and default.n_train <= study.n_train
+    assert load_config("paper").n_train == 100_000
+    for bad in (["cnn"], ["fc", "cnn", "bogus"], ["fc", "cnn", "cnn"]):
+        with pytest.raises(ConfigError, match="nets"):
+            load_config("quick", {"nets": bad})
