@@ -597,7 +597,9 @@ def _report(cfg, summary, table1, c2, data_info, figures) -> str:
               "(one thread).", ""]
     lines += ["## Data", "",
               "Only Hamiltonians on which the discrete formula (Eq. 3) can be trusted are kept (|h(k)| > 0 and every "
-              "phase step |Δθ| ≤ 0.75π); `trusted` is the fraction of drawn Hamiltonians that passed.", "",
+              "phase step |Δθ| ≤ 0.75π); `trusted` is the fraction of drawn Hamiltonians that passed. Except `i_paper` "
+              "(test (i) as the paper draws it): every drawn Hamiltonian with |w| ≤ 2 is kept, labelled by its continuum "
+              "winding number; there `trusted` is the fraction of the kept ones on which Eq. 3 is trusted.", "",
               "| set | n | winding numbers (count) | trusted |", "|---|---|---|---|"]
     for k, v in data_info.items():
         counts = ", ".join(f"{w}: {c}" for w, c in v["counts"].items())
