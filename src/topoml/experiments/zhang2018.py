@@ -648,7 +648,7 @@ def _generalization_section(cfg, summary, figures) -> list[str]:
                 f"{v} {a}" for a, v in fails.items() if v) + ".")
     if "cnn_torchinit" in cfg.nets:
         lines += ["", "Initialization: the paper's (Xavier-normal weights, zero biases) and learning rate (Adam at "
-                  "Mathematica's default 10⁻³) are ours (`CNN (paper)`); `CNN, PyTorch default init` keeps PyTorch's "
+                  "10⁻³, which we take for Mathematica's default) are ours (`CNN (paper)`); `CNN, PyTorch default init` keeps PyTorch's "
                   f"Kaiming-uniform weights and non-zero uniform biases at the same learning rate ({cfg.lr:g})."]
     lines.append("")
     for net in cfg.nets:
