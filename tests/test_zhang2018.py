@@ -28,17 +28,31 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert "Table I" in proc.stdout and "paper" in proc.stdout
     for f in ("config.json", "environment.json", "metrics.json", "summary.json", "report.md"):
         assert (out / f).is_file(), f
-    for fig in ("training_curves", "output_distribution", "black_box", "l2_sweep", "ssh_linear_weights"):
+    for fig in ("training_curves", "output_distribution", "black_box", "l2_sweep", "ssh_linear_weights",
+                "generalization_histogram", "probe"):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 1000
     env = json.loads((out / "environment.json").read_text())
     assert env["seed"] == 2018 and "torch" in env["versions"] and "threads" in env
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["parameters"] == {"fc": 4061, "cnn": 310, "linear": 67}
-    for net in ("fc", "cnn"):
-        for t in ("i", "ii", "iii", "iv"):
+    assert summary["parameters"] == {"fc": 4061, "cnn": 310, "cnn_sum": 243, "linear": 67}
+    for net in ("fc", "cnn", "cnn_sum"):
+        for t in ("i", "i_paper", "ii", "iii", "iv", "v"):
             assert 0.0 <= summary["table1"][net][t]["mean"] <= 1.0
+        g = summary["generalization"][net]
+        assert g["seeds"] == 2 and len(g["per_seed_min"]) == 2 and len(g["status"]) == 2
+        assert g["fraction"] == pytest.approx(sum(m >= 0.97 for m in g["per_seed_min"]) / 2)
+        assert sum(g["contingency"].values()) == 2
     report = (out / "report.md").read_text()
     assert "Table I" in report and "82.2" in report and "99.6" in report
+    assert "(i) as in the paper" in report and "seeds generalizing" in report
+    # the paper-faithful test (i) keeps samples that Eq. 3 on the input grid gets wrong
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.5 < metrics["data"]["i_paper"]["discrete_formula_accuracy"] < 1.0
+    assert metrics["data"]["i_paper"]["trusted_fraction"] < 0.9
+    probe = metrics["jobs"]["table1-cnn-seed0"]["probe"]
+    assert probe["w"] == list(range(-8, 9)) and len(probe["output"]) == 17
+    assert len(probe["dense_pre"]) == 2 and all(len(u) == 17 for u in probe["dense_pre"])
+    assert "dense_pre" not in metrics["jobs"]["table1-cnn_sum-seed0"]["probe"]
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["profile"] == "quick"
 

@@ -11,6 +11,9 @@ Sets of the paper:
 * training / validation / test (i): :func:`fourier_set`, cutoff ``c = 4``, ``|w| <= 2``, class mix
   37 % ``w = 0``, 50 % ``±1``, 13 % ``±2`` (exact quotas);
 * test (ii): :func:`wind_unwind_set` (Eq. 8), always ``w = 0``;
+* test (i) as the paper draws it: :func:`continuum_fourier_set`, every uniform ``c = 4`` Hamiltonian
+  with ``|w| <= 2`` kept (natural class mix), labelled by the continuum winding number
+  (:func:`continuum_winding`, densely sampled), so that no sample is redrawn;
 * tests (iii), (iv): :func:`prescribed_winding_set` with ``w = ±3`` / ``±4`` (Fourier, cutoff 4);
 * the SSH shortcut: :func:`ssh_set`, ``(t − t')/t`` uniform in ``[−10, 10]``.
 """
@@ -31,6 +34,8 @@ __all__ = [
     "PAPER_CLASS_MIX",
     "WindingSet",
     "fourier_set",
+    "continuum_winding",
+    "continuum_fourier_set",
     "wind_unwind_set",
     "prescribed_winding_set",
     "ssh_set",
@@ -179,6 +184,104 @@ def fourier_set(
         accept = None
     quotas = _quotas(n, class_mix) if class_mix is not None else None
     return _fill(lambda g, m: chiral1d.random_fourier(m, c, L, g), n, gen, accept, max_step, name, quotas)
+
+
+#: k-grid sizes of :func:`continuum_winding`: every sample is sampled on the first, then refined.
+CONTINUUM_LEVELS: tuple[int, ...] = (512, 8192, 131072)
+
+
+def continuum_winding(
+    coef: np.ndarray, *, levels: tuple[int, ...] = CONTINUUM_LEVELS, refine_above: float = 0.5 * np.pi
+) -> tuple[np.ndarray, np.ndarray]:
+    """Continuum winding number of Fourier Hamiltonians (paper Eq. 2), by dense adaptive sampling.
+
+    Eq. 3 is evaluated on ``levels[0] + 1`` points of ``k ∈ [0, 2π]``; samples whose largest phase step
+    exceeds ``refine_above`` (a zero of ``h_x + i h_y`` close to the unit circle) are re-evaluated on
+    the next, finer level. A label is exact once every true phase step between neighbouring points
+    is below π; ``refine_above = π/2`` leaves a factor 2 of margin.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n, 2, 2, c+1)
+        Fourier coefficients as returned by :func:`topoml.hamiltonians.chiral1d.fourier_coefficients`.
+    levels : tuple of int
+        Increasing k-grid sizes.
+    refine_above : float
+        Phase step (radians, in (0, π)) above which a sample is refined.
+
+    Returns
+    -------
+    winding : ndarray of int64, shape (n,)
+    max_step : ndarray of float64, shape (n,)
+        Largest phase step on the finest grid the sample was evaluated on (below ``refine_above``
+        except for the rare samples with a zero closer to the circle than the finest grid resolves).
+
+    Raises
+    ------
+    InputError
+        Bad ``coef`` shape, empty ``levels`` or ``refine_above`` outside (0, π).
+    """
+    if not levels or not (0 < refine_above < np.pi):
+        raise InputError(f"need at least one level and 0 < refine_above < π, got {levels}, {refine_above}")
+    coef = np.asarray(coef, dtype=np.float64)
+    n = len(coef)
+    w = np.zeros(n, dtype=np.int64)
+    step = np.full(n, np.pi)
+    todo = np.arange(n)
+    for L_dense in levels:
+        if len(todo) == 0:
+            break
+        d = winding_diagnostics(chiral1d.fourier_hamiltonian(coef[todo], L_dense), max_step=refine_above)
+        w[todo] = d.winding
+        step[todo] = d.max_step
+        todo = todo[~d.valid]
+    return w, step
+
+
+def continuum_fourier_set(
+    n: int,
+    *,
+    c: int = 4,
+    L: int = 32,
+    max_abs_w: int = 2,
+    levels: tuple[int, ...] = CONTINUUM_LEVELS,
+    rng: RngLike = None,
+    name: str = "fourier_continuum",
+) -> WindingSet:
+    """Test (i) as the paper draws it: uniform Fourier Hamiltonians (Eq. 7), none redrawn.
+
+    Every drawn Hamiltonian whose continuum winding number (:func:`continuum_winding`) has
+    ``|w| <= max_abs_w`` is kept, whatever its sampling on the ``L + 1`` input points: phase steps
+    larger than 0.75π, or an input loop whose discrete winding (Eq. 3) differs from the label, stay in
+    the set. The class mix is the natural one of the family (36 / 50 / 14 % for ``|w|`` = 0 / 1 / 2 at
+    ``c = 4``, close to the paper's 37 / 50 / 13 %).
+
+    Returns
+    -------
+    WindingSet
+        ``trusted_fraction`` is the fraction of kept samples on which Eq. 3 on the input grid is
+        trusted (every ``|Δθ| <= 0.75π``).
+    """
+    n = _check_n(n)
+    gen = as_generator(rng)
+    xs, ws_, trusted = [], [], []
+    have = 0
+    for _ in range(_MAX_DRAWS):
+        if have >= n:
+            break
+        coef = chiral1d.fourier_coefficients(max(256, int(1.1 * (n - have))), c, gen)
+        w, _ = continuum_winding(coef, levels=levels)
+        sel = np.flatnonzero(np.abs(w) <= max_abs_w)[: n - have]
+        h = chiral1d.fourier_hamiltonian(coef[sel], L)
+        xs.append(chiral1d.normalize(h).astype(np.float32))
+        ws_.append(w[sel])
+        trusted.append(winding_diagnostics(h).valid)
+        have += len(sel)
+    if have < n:  # pragma: no cover - |w| <= 2 is the bulk of the family
+        raise InputError(f"could not draw {n} Hamiltonians for set '{name}'")
+    perm = gen.permutation(n)
+    x, w = np.concatenate(xs)[perm], np.concatenate(ws_)[perm]
+    return WindingSet(x=x, w=w, name=name, trusted_fraction=float(np.concatenate(trusted).mean()))
 
 
 def wind_unwind_set(

@@ -49,10 +49,15 @@ def count_parameters(net: nn.Module) -> int:
 
 
 def _register_builtin() -> None:
-    from topoml.nets.winding import LinearWinding, WindingCNN, WindingMLP
+    from functools import partial
+
+    from topoml.nets.winding import LinearWinding, WindingCNN, WindingMLP, WindingSumCNN
 
     register("zhang2018.fc", WindingMLP)
     register("zhang2018.cnn", WindingCNN)
+    register("zhang2018.cnn_linear", partial(WindingCNN, dense_activation=False))
+    register("zhang2018.cnn_torchinit", partial(WindingCNN, init="torch"))
+    register("zhang2018.cnn_sum", WindingSumCNN)
     register("zhang2018.linear", LinearWinding)
 
     from topoml.nets import chain

@@ -11,7 +11,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["WindingMLP", "WindingCNN", "LinearWinding", "init_xavier_zero_bias"]
+from topoml.errors import ConfigError
+
+__all__ = ["WindingMLP", "WindingCNN", "WindingSumCNN", "LinearWinding", "init_xavier_zero_bias"]
+
+
+def _init(module: nn.Module, init: str) -> None:
+    """Apply the named initialization: ``"xavier"`` (paper) or ``"torch"`` (PyTorch's default, kept)."""
+    if init == "xavier":
+        init_xavier_zero_bias(module)
+    elif init != "torch":
+        raise ConfigError(f"init must be 'xavier' or 'torch', got {init!r}")
 
 
 def init_xavier_zero_bias(module: nn.Module) -> None:
@@ -58,12 +68,18 @@ class WindingCNN(nn.Module):
     ``A^i`` of Eq. 9 flattened row-major, and 1.7× faster on CPU); the 1×1 convolution likewise is a
     ``Linear(40, 1)`` applied at every n. With ``L = 32``: 200 + 41 + 66 + 3 = 310 parameters.
 
-    ``dense_activation=False`` drops the ReLU of the dense layer (an ablation, same parameter count): the
-    sum over ``D(n)`` then extrapolates linearly to winding numbers outside the training range, which the
-    paper's network does only when its dense ReLUs happen not to cut inside the range of interest.
+    ``dense_activation=False`` drops the ReLU of the dense layer (an ablation, same parameter count,
+    registered as ``zhang2018.cnn_linear``): the output is then linear in the ``D(n)``, so it cannot
+    saturate outside the training range. With the ReLU, the paper's network extrapolates to unseen
+    winding numbers only when no dense unit switches off inside the range of interest (see the
+    zhang2018 report).
+
+    ``init="torch"`` keeps PyTorch's default initialization (Kaiming-uniform weights, uniform non-zero
+    biases) instead of the paper's Xavier-normal weights and zero biases (``zhang2018.cnn_torchinit``).
     """
 
-    def __init__(self, L: int = 32, kernels: int = 40, dense: int = 2, dense_activation: bool = True):
+    def __init__(self, L: int = 32, kernels: int = 40, dense: int = 2, dense_activation: bool = True,
+                 init: str = "xavier"):
         super().__init__()
         self.dense_activation = dense_activation
         self.conv = nn.Linear(4, kernels)
@@ -71,16 +87,48 @@ class WindingCNN(nn.Module):
         self.dense = nn.Linear(L, dense)
         self.out = nn.Linear(dense, 1)
         self.L = L
-        init_xavier_zero_bias(self)
+        _init(self, init)
+
+    def _mixed(self, x: torch.Tensor) -> torch.Tensor:
+        """The 1×1 convolution of Eq. 10 before its ReLU, shape ``(B, L)``."""
+        windows = torch.cat([x[:, :-1], x[:, 1:]], dim=-1)  # (B, L, 4)
+        return self.mix(torch.relu(self.conv(windows))).squeeze(-1)
 
     def local_features(self, x: torch.Tensor) -> torch.Tensor:
         """``D(n)`` of Eq. 10 (after ReLU), shape ``(B, L)``: the network's local winding ``Δθ(n)``."""
-        windows = torch.cat([x[:, :-1], x[:, 1:]], dim=-1)  # (B, L, 4)
-        return torch.relu(self.mix(torch.relu(self.conv(windows)))).squeeze(-1)
+        return torch.relu(self._mixed(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
         f = self.dense(self.local_features(x))
         return self.out(torch.relu(f) if self.dense_activation else f).squeeze(-1)
+
+
+class WindingSumCNN(WindingCNN):
+    """The paper's two convolutions with a sum readout: ``w̃ = α Σ_n D(n) + β`` (``zhang2018.cnn_sum``).
+
+    The dense layer of 2 ReLU neurons and the output neuron (66 + 3 parameters) are replaced by one
+    scale ``α`` and one offset ``β``, so the output is additive over k, as the winding number
+    ``w = Σ_n Δθ(n) / 2π`` is (paper Eq. 3): a network whose ``D(n)`` is linear in the local phase step
+    (paper Eq. 15) then gives the winding number of any loop whose steps lie in the trained range,
+    whatever ``|w|``. ``D(n)`` (the 1×1 convolution) has no ReLU here: a local winding must be able
+    to be negative (with the ReLU, D ≥ 0 saturates for clockwise steps and the network cannot count
+    w < −2). With ``L = 32``: 200 + 41 + 2 = 243 parameters. Input/output as :class:`WindingCNN`.
+    """
+
+    def __init__(self, L: int = 32, kernels: int = 40, init: str = "xavier"):
+        nn.Module.__init__(self)
+        self.conv = nn.Linear(4, kernels)
+        self.mix = nn.Linear(kernels, 1)
+        self.out = nn.Linear(1, 1)
+        self.L = L
+        _init(self, init)
+
+    def local_features(self, x: torch.Tensor) -> torch.Tensor:
+        """``D(n)`` (no ReLU), shape ``(B, L)``: the network's local winding."""
+        return self._mixed(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
+        return self.out(self.local_features(x).sum(-1, keepdim=True)).squeeze(-1)
 
 
 class LinearWinding(nn.Module):
