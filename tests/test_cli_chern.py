@@ -70,7 +70,7 @@ def test_cli_text_and_json(tmp_path, lattices, capsys):
         (["missing.npy"], "not found"),
         (["BAD", "--method", "bott", "--kappa", "0.1"], "--kappa applies"),
         (["BAD", "--weights", "w.safetensors"], "--weights applies"),
-        (["BAD"], "shape"),
+        (["BAD"], "square N×N lattice"),
         (["NAN"], "NaN"),
         (["GOOD", "--workers", "0"], "positive integer"),
         (["GOOD", "--method", "kpm2"], "invalid choice"),

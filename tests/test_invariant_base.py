@@ -123,7 +123,7 @@ def test_classifier_learns_a_clean_phase_quickly(tmp_path):
     y = bott_index(x).label
     torch.manual_seed(0)
     net = InvariantBaseNet(width=16, blocks=1, hidden=32)
-    tr = Trainer(net, TrainConfig(epochs=6, batch_size=64, optimizer="adamw", lr=3e-3, schedule="onecycle",
+    tr = Trainer(net, TrainConfig(epochs=12, batch_size=64, optimizer="adamw", lr=1e-2, schedule="onecycle",
                                   weight_decay=1e-4), folder=tmp,
                  loss=chern_class_loss)
     tr.fit(symmetry_augmented(tensor_batches(x[:2500], y[:2500], 64, seed=1), seed=1))

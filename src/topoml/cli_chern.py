@@ -22,20 +22,10 @@ import argparse
 import json
 import sys
 
-from topoml.cli_generate import _positive_int
+from topoml.cli_types import positive_float, positive_int
 from topoml.errors import ConfigError
 
 __all__ = ["add_parser", "run"]
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,9 +38,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("lattices", metavar="LATTICES", help=".npy or .h5 file, shape (N, N, 3) or (batch, N, N, 3)")
     p.add_argument("--method", choices=("localizer", "bott", "network"), default="localizer",
                    help="localizer (sparse, any N; default), bott (dense, exact label, N <= ~96), network (N = 4·2^k)")
-    p.add_argument("--kappa", type=_positive_float, default=None, help="localizer kappa (default 3/N)")
+    p.add_argument("--kappa", type=positive_float, default=None, help="localizer kappa (default 3/N)")
     p.add_argument("--gap-tol", type=float, default=1e-6, help="smallest certified gap (default %(default)g)")
-    p.add_argument("--workers", type=_positive_int, default=1, help="worker processes (default 1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument("--engine", choices=("process", "dask"), default=None, help="process pool (default) or Dask")
     p.add_argument("--scheduler", metavar="ADDR", default=None, help="Dask scheduler address (implies --engine dask)")
     p.add_argument("--key", help="dataset name inside an .h5 file (default: inputs, or the only one)")
