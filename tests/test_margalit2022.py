@@ -189,6 +189,15 @@ def test_train_base_and_rg_resume(quick_run, tmp_path, capsys):
     rc, stdout, _ = _run_cli(["evaluate", str(d / "test16"), "--weights", str(tmp_path / "r" / "model.safetensors"),
                               "--json"], capsys)
     assert rc == 0 and json.loads(stdout)["lattice_size"] == 16
+    # an RG network on top of the run's model, whose base is the invariant classifier: class loss, reloadable
+    rc, _, _ = _run_cli(["train", "rg", str(d / "train8"), "--base", str(out / "model.safetensors"),
+                         "--test", str(d / "test8"), "--out", str(tmp_path / "ri"), "--width", "4", "--depth", "3",
+                         "--epochs", "1", "--init-samples", "256", "--threads", "1"], capsys)
+    assert rc == 0
+    from topoml.train.checkpoint import load_model
+
+    net, meta = load_model(tmp_path / "ri" / "model.safetensors")
+    assert meta["net"]["kwargs"]["base_kind"] == "invariant" and type(net.base).__name__ == "InvariantBaseNet"
     rc, _, err = _run_cli(["train", "rg", str(d / "train8"), "--out", str(tmp_path / "r2")], capsys)
     assert rc == 2 and "--base" in err
     rc, _, err = _run_cli(["train", "base", str(d / "train8"), "--out", str(tmp_path / "r3")], capsys)

@@ -276,8 +276,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from topoml.nets.rg import BaseNet, CompoundNet, RGNet, rg_steps
     from topoml.rundir import atomic_write_bytes
     from topoml.train.checkpoint import model_bytes
-    from topoml.train.trainer import (TrainConfig, Trainer, decimation_batches, predict_batches, round_accuracy,
-                                      tensor_batches)
+    from topoml.train.trainer import (TrainConfig, Trainer, chern_class_loss, chern_loss, decimation_batches,
+                                      predict_batches, round_accuracy, tensor_batches)
 
     torch.set_num_threads(args.threads)
     from topoml.rundir import writable_folder
@@ -325,10 +325,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             Trainer(rg, init_cfg, out / "decimation_init").fit(
                 decimation_batches(args.init_samples, 256, seed=args.seed))
         net = CompoundNet(base, rg)
-        trainer = Trainer(net, cfg, out / "checkpoints", evaluate=evaluate, select=select)
+        classes = getattr(base, "config", {}).get("head") == "classes"
+        trainer = Trainer(net, cfg, out / "checkpoints", evaluate=evaluate, select=select,
+                          loss=chern_class_loss if classes else chern_loss)
         name = "margalit2022.chern"
-        kwargs = {"base": bmeta["net"]["kwargs"] if bmeta["net"]["name"] == "margalit2022.base"
-                  else bmeta["net"]["kwargs"]["base"], "rg": net_kw}
+        bname, bkw = bmeta["net"]["name"], bmeta["net"]["kwargs"]
+        if bname == "margalit2022.chern":
+            kwargs = {"base": bkw["base"], "rg": net_kw, "base_kind": bkw.get("base_kind", "paper")}
+        else:
+            kwargs = {"base": bkw, "rg": net_kw,
+                      "base_kind": "invariant" if bname == "margalit2022.base_invariant" else "paper"}
 
     def show(r):
         m = ", ".join(f"{k} {100 * v:.2f} %" for k, v in r["metrics"].items())
