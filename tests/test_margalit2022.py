@@ -86,6 +86,8 @@ def test_config_errors():
         load_config("quick", {"ablation.x.train": ["train8"]})
     with pytest.raises(ConfigError, match="ablation.x.head"):
         load_config("quick", {"ablation.x.base_net": {"head": "softmax"}})
+    with pytest.raises(ConfigError, match="base_train"):
+        load_config("quick", {"base_train": ["test4"]})
     with pytest.raises(ConfigError, match="rg_net.kind"):
         load_config("quick", {"rg_net.kind": "invariant"})
     for profile in ("default", "narrow2022"):  # the shipped profiles validate

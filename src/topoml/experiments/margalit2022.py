@@ -132,6 +132,7 @@ class Margalit2022Config(StrictModel):
     runtime_sizes: list[int] = [4, 8, 16, 32, 64, 128]
     runtime_bott_max: int = 32
     ablation: dict[str, AblationRow] = {}
+    base_train: list[str] = ["train4"]  # 4×4 training sets of the base stage (e.g. + "train4_extra")
 
     def model_post_init(self, __context) -> None:
         missing = [k for k in DATASETS if k not in self.data]
@@ -143,6 +144,9 @@ class Margalit2022Config(StrictModel):
             raise ConfigError(f"unknown dataset(s) in 'data': {', '.join(unknown)}; known: {', '.join(known)}")
         if self.rg_net.kind != "paper":
             raise ConfigError("rg_net.kind must be 'paper' (the invariant kind is a base network)")
+        bad = [t for t in self.base_train if not t.startswith("train4") or t not in self.data]
+        if bad or not self.base_train:
+            raise ConfigError(f"base_train: need 4x4 training sets of 'data', got {self.base_train}")
         for name, row in self.ablation.items():
             bad = [t for t in row.train if not t.startswith("train4") or t not in self.data]
             if bad:
@@ -321,8 +325,8 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
         load_state_bytes(net, (folder / "best.safetensors").read_bytes())
         return net, done
     t0 = time.time()
-    train = ("train4", "train4_extra") if "train4_extra" in data else ("train4",)
-    result = {**_fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net), train=train),
+    result = {**_fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net),
+                         train=tuple(cfg.base_train)),
               "parameters": count_parameters(net), "wall_seconds_this_session": time.time() - t0}
     rd.save_job("base", result)
     return net, result
@@ -798,7 +802,7 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
     b, ri, rg, sc = r["base"], r["rg_init"], r["rg"], r["rg_scratch"]
     hours = (b["train_seconds"] + ri["train_seconds"] + rg["train_seconds"] + sc["train_seconds"]
              + r.get("tied", {}).get("train_seconds", 0)) / 3600
-    n_train = cfg.data["train4"].n_samples + cfg.data["train8"].n_samples + (
+    n_train = sum(cfg.data[t].n_samples for t in cfg.base_train) + cfg.data["train8"].n_samples + (
         cfg.data["train16"].n_samples if "tied" in r else 0)
     f = r["figures"]
     lines = [
