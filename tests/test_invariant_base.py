@@ -147,3 +147,17 @@ def test_baselines_and_breakdown():
     assert far["clean_phase"] > 0.97 and far["disorder_decided"] < 0.03  # the disorder decides labels near the lines
     with pytest.raises(ShapeError):
         chern_baselines(x, np.zeros(3))
+
+
+def test_confidence_table():
+    from topoml.evaluate.metrics import confidence_table
+
+    y = np.array([0, 1, 0, -1, 0, 1])
+    p = np.array([0, 1, 1, -1, 0, 0])
+    q = np.array([0.995, 0.95, 0.6, 0.8, 1.0, 0.3])
+    t = confidence_table(p, q, y, cuts=(0.7,))
+    assert [b["fraction"] for b in t["bins"]] == pytest.approx([1 / 6, 1 / 6, 1 / 6, 1 / 6, 2 / 6])
+    assert [b["accuracy"] for b in t["bins"]] == [0.0, 0.0, 1.0, 1.0, 1.0]
+    assert t["cuts"][0] == {"cut": 0.7, "kept": pytest.approx(4 / 6), "accuracy_kept": 1.0, "accuracy_flagged": 0.0}
+    with pytest.raises(ShapeError):
+        confidence_table(p, q[:3], y)

@@ -7,10 +7,12 @@ import numpy as np
 from topoml.errors import ShapeError
 
 __all__ = ["accuracy", "mean_spread", "per_label_accuracy", "chern_baselines", "accuracy_breakdown",
-           "DISTANCE_BINS", "DELTA_BINS"]
+           "confidence_table", "DISTANCE_BINS", "DELTA_BINS", "CONFIDENCE_BINS"]
 
 #: Bins of the distance of (μ̄/2, t̄₋) to the nearest clean phase line (margalit2022 Eq. A1 units).
 DISTANCE_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, np.inf)
+#: Bins of a network's confidence (:func:`topoml.nets.rg.chern_prediction`; 1 = sure).
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0)
 #: Bins of the average pairing Δ̄ (the averages' range is [0.1, 0.2]).
 DELTA_BINS = (0.1, 0.13, 0.167, 0.2)
 
@@ -117,3 +119,38 @@ def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray
                          "disorder_decided": float(np.mean(clean[m] != y[m])) if n else float("nan")})
         out[key] = rows
     return out
+
+
+def confidence_table(prediction: np.ndarray, confidence: np.ndarray, labels: np.ndarray,
+                     cuts: tuple[float, ...] = (0.7, 0.9)) -> dict[str, list[dict]]:
+    """Accuracy as a function of a network's confidence, and what a confidence cut flags.
+
+    Parameters
+    ----------
+    prediction, labels : ndarray of int, shape (n,)
+    confidence : ndarray of float in [0, 1], shape (n,)
+        1 = sure (:func:`topoml.nets.rg.chern_prediction`).
+    cuts : tuple of float
+        Confidence thresholds below which a lattice is flagged as uncertain.
+
+    Returns
+    -------
+    dict
+        ``"bins"``: per bin of :data:`CONFIDENCE_BINS`, ``lo``, ``hi``, ``fraction`` of the lattices and
+        their ``accuracy``; ``"cuts"``: per cut, the ``kept`` fraction, the accuracy of the kept and of the
+        flagged lattices.
+    """
+    p, q, y = np.asarray(prediction), np.asarray(confidence, dtype=np.float64), np.asarray(labels)
+    if not (p.shape == q.shape == y.shape and p.ndim == 1 and len(p)):
+        raise ShapeError(f"need three equal non-empty 1D arrays, got {p.shape}, {q.shape}, {y.shape}")
+    ok = p == y
+
+    def acc(m):
+        return float(ok[m].mean()) if m.any() else float("nan")
+
+    bins = []
+    for lo, hi in zip(CONFIDENCE_BINS[:-1], CONFIDENCE_BINS[1:]):
+        m = (q >= lo) & ((q < hi) if hi < CONFIDENCE_BINS[-1] else (q <= hi))
+        bins.append({"lo": lo, "hi": hi, "fraction": float(m.mean()), "accuracy": acc(m)})
+    return {"bins": bins, "cuts": [{"cut": c, "kept": float((q >= c).mean()), "accuracy_kept": acc(q >= c),
+                                    "accuracy_flagged": acc(q < c)} for c in cuts]}

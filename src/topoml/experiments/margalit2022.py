@@ -262,14 +262,16 @@ def _train_config(st: StageSpec, seed: int):
                        momentum=st.momentum, schedule=st.schedule, seed=seed, weight_decay=st.weight_decay)
 
 
-def _predict(net, x: np.ndarray) -> np.ndarray:
-    """Predicted Chern numbers (int64) of lattices ``x`` (regression rounded, classes argmax)."""
+def _predict(net, x: np.ndarray, confidence: bool = False):
+    """Predicted Chern numbers (int64) of lattices ``x`` (regression rounded, classes argmax), and with
+    ``confidence`` also the confidence of :func:`topoml.nets.rg.chern_prediction`."""
     import torch
 
     from topoml.nets.rg import chern_prediction
     from topoml.train.trainer import predict_batches
 
-    return chern_prediction(torch.from_numpy(predict_batches(net, x, batch_size=2048)))[0].numpy()
+    c, q = chern_prediction(torch.from_numpy(predict_batches(net, x, batch_size=2048)))
+    return (c.numpy(), q.double().numpy()) if confidence else c.numpy()
 
 
 def _accuracy(net, data: _Data, name: str) -> float:
@@ -385,15 +387,16 @@ def _final_table(data: _Data, base, comp) -> dict:
     """Every test set scored by the shipped model (base at 4×4, base ∘ RG^k above) beside the baselines
     that ignore the disorder ("always 0", the clean phase of the averages), plus the 4×4 breakdown by
     distance to the phase lines and by pairing."""
-    from topoml.evaluate.metrics import accuracy_breakdown, chern_baselines
+    from topoml.evaluate.metrics import accuracy_breakdown, chern_baselines, confidence_table
 
     rows = {}
     for name in ("test4", "test4_bb", "test8", "test8_bb", "test16", "test16_bb", "test32", "test32_bb"):
         if name not in data:
             continue
         x, y = data[name]
-        pred = _predict(base if x.shape[1] == 4 else comp, x)
-        rows[name] = {"n": int(len(y)), "accuracy": float(np.mean(pred == y)), **chern_baselines(x, y)}
+        pred, conf = _predict(base if x.shape[1] == 4 else comp, x, confidence=True)
+        rows[name] = {"n": int(len(y)), "accuracy": float(np.mean(pred == y)), **chern_baselines(x, y),
+                      "confidence": confidence_table(pred, conf, y)}
         if x.shape[1] == 4:
             rows[name]["breakdown"] = accuracy_breakdown(x, y, pred)
             if getattr(base, "symmetrize", None) is False:  # group-averaged prediction, same weights
@@ -830,6 +833,17 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         format_final_table(r),
         "",
     ]
+    conf_rows = [(k, v["confidence"]) for k, v in r.get("final", {}).items() if isinstance(v, dict) and "confidence" in v]
+    if conf_rows:
+        lines += ["## Confidence (what `topoml predict` prints) against accuracy", "",
+                  "| test set | " + " | ".join(f"conf. {b['lo']}–{b['hi']}: share / acc." for b in conf_rows[0][1]["bins"])
+                  + " | " + " | ".join(f"cut {c['cut']}: kept / acc. kept / acc. flagged" for c in conf_rows[0][1]["cuts"])
+                  + " |", "|---|" + "---|" * (len(conf_rows[0][1]["bins"]) + len(conf_rows[0][1]["cuts"]))]
+        for k, t in conf_rows:
+            lines.append(f"| {k} | " + " | ".join(f"{_pct(b['fraction'])} / {_pct(b['accuracy'])}" for b in t["bins"])
+                         + " | " + " | ".join(f"{_pct(c['kept'])} / {_pct(c['accuracy_kept'])} / {_pct(c['accuracy_flagged'])}"
+                                              for c in t["cuts"]) + " |")
+        lines.append("")
     if r.get("ablation"):
         lines += ["## Base-network ablation (same seed, test sets and model selection)", "",
                   format_ablation_table(r), ""]
