@@ -225,3 +225,10 @@ def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
         labels = bott_index(x).label
         assert set(labels.tolist()) == {-1, 0, 1}
         np.testing.assert_array_equal(np.rint(predict_batches(net, x)), labels, err_msg=f"N = {n}")
+
+
+def test_predict_help_states_the_packaged_accuracy(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the description
+    assert "Packaged weights" in out and "at 4x4" in out and "at 32x32" in out

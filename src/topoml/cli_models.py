@@ -186,6 +186,21 @@ def check_net_size(meta: dict, size: int, what: str) -> None:
                          "(use a base∘RG model, e.g. the packaged one)")
 
 
+def _packaged_accuracy_text() -> str:
+    """One sentence with the packaged weights' measured accuracy, read from their metadata (header only)."""
+    try:
+        with open(packaged_weights(), "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            meta = json.loads(json.loads(f.read(n))["__metadata__"]["topoml_metadata"])
+        acc = meta["accuracy"]
+        sizes = sorted(acc, key=int)
+        return ("Packaged weights (" + str(meta.get("source", "?")) + f", profile {meta.get('profile', '?')}): accuracy "
+                + ", ".join(f"{100 * acc[k]:.1f} % at {k}x{k}" for k in sizes)
+                + " on held-out uniform Bott-labelled test sets.")
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
 def _load_model(path: str | None):
     from topoml.train.checkpoint import load_model
 
@@ -379,7 +394,9 @@ def add_commands(sub) -> None:
     e.add_argument("--threads", type=positive_int, default=2)
     e.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="Chern numbers of lattices (N = 4·2^k) in an .npy/.h5 file")
+    p = sub.add_parser("predict", help="Chern numbers of lattices (N = 4·2^k) in an .npy/.h5 file",
+                       description="Chern number and confidence (1 = sure) of every lattice in the file. "
+                       + _packaged_accuracy_text())
     p.add_argument("lattice", help=".npy or .h5 file, shape (N, N, 3) or (batch, N, N, 3): mu, t_minus, delta")
     p.add_argument("--weights", help="model (.safetensors); default: the packaged pretrained one")
     p.add_argument("--key", help="dataset name inside an .h5 file (default: inputs, or the only one)")
