@@ -53,7 +53,7 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert sum(r["n"] for r in fin["test4"]["breakdown"]["distance"]) == fin["test4"]["n"] == 1000
     assert "accuracy_group_averaged" in fin["test4"]
     assert sum(b["fraction"] for b in fin["test4"]["confidence"]["bins"]) == pytest.approx(1.0)
-    assert "## Confidence" in report  # the quick base network is the invariant kind
+    assert "## Confidence" in report and "by distance to the clean phase lines" in report  # the quick base network is the invariant kind
     # the base stage selected its epoch on the uniform set and recorded the biased one
     assert s["base"]["acc4"] == max(h["metrics"]["acc4"] for h in s["base"]["history"])
     assert "acc4_bb" in s["base"]["history"][0]["metrics"]

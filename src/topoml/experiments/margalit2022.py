@@ -833,14 +833,28 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         format_final_table(r),
         "",
     ]
+    for k, v in r.get("final", {}).items():
+        if not (isinstance(v, dict) and "breakdown" in v):
+            continue
+        lines += [f"### 4×4 accuracy of the shipped base network on `{k}`, by distance to the clean phase lines and by Δ̄",
+                  "", "| bin | lattices | network | clean phase of the averages | labels decided by the disorder |",
+                  "|---|---|---|---|---|"]
+        for key, name in (("distance", "distance d of (μ̄/2, t̄₋)"), ("delta", "Δ̄")):
+            for row in v["breakdown"][key]:
+                lines.append(f"| {name} ∈ [{row['lo']:g}, {row['hi']:g}) | {row['n']:,} | {_pct(row['accuracy'])} | "
+                             f"{_pct(row['clean_phase'])} | {_pct(row['disorder_decided'])} |")
+        if "accuracy_group_averaged" in v:
+            lines.append(f"\nGroup-averaged prediction (same weights): {_pct(v['accuracy_group_averaged'])} "
+                         f"(plain {_pct(v['accuracy'])}).")
+        lines.append("")
     conf_rows = [(k, v["confidence"]) for k, v in r.get("final", {}).items() if isinstance(v, dict) and "confidence" in v]
     if conf_rows:
         lines += ["## Confidence (what `topoml predict` prints) against accuracy", "",
-                  "| test set | " + " | ".join(f"conf. {b['lo']}–{b['hi']}: share / acc." for b in conf_rows[0][1]["bins"])
+                  "| test set | " + " | ".join(f"conf. {x['lo']}–{x['hi']}: share / acc." for x in conf_rows[0][1]["bins"])
                   + " | " + " | ".join(f"cut {c['cut']}: kept / acc. kept / acc. flagged" for c in conf_rows[0][1]["cuts"])
                   + " |", "|---|" + "---|" * (len(conf_rows[0][1]["bins"]) + len(conf_rows[0][1]["cuts"]))]
         for k, t in conf_rows:
-            lines.append(f"| {k} | " + " | ".join(f"{_pct(b['fraction'])} / {_pct(b['accuracy'])}" for b in t["bins"])
+            lines.append(f"| {k} | " + " | ".join(f"{_pct(x['fraction'])} / {_pct(x['accuracy'])}" for x in t["bins"])
                          + " | " + " | ".join(f"{_pct(c['kept'])} / {_pct(c['accuracy_kept'])} / {_pct(c['accuracy_flagged'])}"
                                               for c in t["cuts"]) + " |")
         lines.append("")
