@@ -161,3 +161,11 @@ def test_confidence_table():
     assert t["cuts"][0] == {"cut": 0.7, "kept": pytest.approx(4 / 6), "accuracy_kept": 1.0, "accuracy_flagged": 0.0}
     with pytest.raises(ShapeError):
         confidence_table(p, q[:3], y)
+
+
+def test_augmentation_and_stream_epochs_reject_bad_input():
+    x = torch.zeros(4, 5, 5, 3)
+    with pytest.raises(ShapeError):  # mu -> -mu needs an even torus
+        next(iter(symmetry_augmented(tensor_batches(x, torch.zeros(4), 2), seed=0)(0)))
+    with pytest.raises(ConfigError):
+        tensor_batches(torch.zeros(4, 4, 4, 3), torch.zeros(4), 2, samples_per_epoch=0)

@@ -53,6 +53,8 @@ __all__ = [
     "InvariantBaseNet",
     "CHERN_CLASSES",
     "chern_prediction",
+    "transpose_lattice",
+    "negate_mu",
 ]
 
 #: Chern numbers the classification heads distinguish (4×4 Bott labels are in −2…2).
@@ -240,6 +242,19 @@ class AveragesNet(nn.Module):
         return self.mlp(check_lattice_batch(x).mean(dim=(1, 2))).squeeze(-1)
 
 
+def transpose_lattice(x: torch.Tensor) -> torch.Tensor:
+    """Swap the x and y axes of lattices ``(batch, N, N, 3)`` and negate ``t_minus``: an exact symmetry of the
+    Chern number (the torch form of :class:`topoml.hamiltonians.pip.LatticeSymmetry` with ``transpose``)."""
+    return x.transpose(1, 2) * torch.tensor([1.0, -1.0, 1.0], dtype=x.dtype, device=x.device)
+
+
+def negate_mu(x: torch.Tensor, sign: torch.Tensor | float = -1.0) -> torch.Tensor:
+    """Multiply ``mu`` of lattices ``(batch, N, N, 3)`` by ``sign`` (a number, or one per lattice of shape
+    ``(batch,)``); ``μ → −μ`` negates the Chern number."""
+    s = torch.as_tensor(sign, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+    return torch.cat([x[..., :1] * s, x[..., 1:]], dim=-1)
+
+
 #: Input normalization of :class:`InvariantBaseNet`: centre and half-range of the averages' box
 #: (μ̄ ∈ [−4, 4], t̄₋ ∈ [−2, 2], Δ̄ ∈ [0.1, 0.2]) and the 4×4 disorder full widths (0.3, 0.2, 0.05).
 _AVG_CENTRE = (0.0, 0.0, 0.15)
@@ -307,10 +322,9 @@ class InvariantBaseNet(nn.Module):
         x = check_lattice_batch(x)
         if not self.symmetrize:
             return self._raw(x)
-        flip = torch.tensor([-1.0, 1.0, 1.0], dtype=x.dtype, device=x.device)
-        xt = x.transpose(1, 2) * torch.tensor([1.0, -1.0, 1.0], dtype=x.dtype, device=x.device)
+        xt = transpose_lattice(x)
         b = len(x)
-        out = self._raw(torch.cat([x, xt, x * flip, xt * flip]))
+        out = self._raw(torch.cat([x, xt, negate_mu(x), negate_mu(xt)]))
         if self.config["head"] == "regression":
             return (out[:b] + out[b:2 * b] - out[2 * b:3 * b] - out[3 * b:]) / 4
         logp = torch.log_softmax(out, dim=1)

@@ -192,6 +192,8 @@ def symmetry_augmented(source: BatchSource, seed: int = 0, *, translations: bool
     (``μ → −μ`` needs a bipartite torus).
     """
 
+    from topoml.nets.rg import negate_mu, transpose_lattice
+
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch, 7]).generate_state(1)[0]))
         for x, y in source(epoch):
@@ -205,11 +207,9 @@ def symmetry_augmented(source: BatchSource, seed: int = 0, *, translations: bool
                 jj = (r[None, :] - shift[1][:, None]) % N
                 x = x[torch.arange(b)[:, None, None], ii[:, :, None], jj[:, None, :]]
             tr = torch.rand(b, generator=gen) < 0.5
-            xt = x.transpose(1, 2) * torch.tensor([1.0, -1.0, 1.0], dtype=x.dtype)
-            x = torch.where(tr[:, None, None, None], xt, x)
+            x = torch.where(tr[:, None, None, None], transpose_lattice(x), x)
             sign = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0).to(x.dtype)
-            x = torch.cat([x[..., :1] * sign[:, None, None, None], x[..., 1:]], dim=-1)
-            yield x, y * sign.to(y.dtype)
+            yield negate_mu(x, sign), y * sign.to(y.dtype)
 
     batches.n_samples = getattr(source, "n_samples", None)  # type: ignore[attr-defined]
     return batches
@@ -259,9 +259,11 @@ def round_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
     ``pred`` of shape ``(n,)`` holds real Chern numbers; of shape ``(n, 5)``, class scores over
     :data:`topoml.nets.rg.CHERN_CLASSES` (the predicted label is the best class).
     """
+    from topoml.nets.rg import CHERN_CLASSES
+
     pred, labels = np.asarray(pred), np.asarray(labels)
-    if pred.ndim == 2 and labels.ndim == 1 and pred.shape[0] == labels.shape[0] and pred.shape[1] == 5:
-        pred = np.argmax(pred, axis=1) - 2
+    if pred.ndim == 2 and labels.ndim == 1 and pred.shape == (labels.shape[0], len(CHERN_CLASSES)):
+        pred = np.argmax(pred, axis=1) + CHERN_CLASSES[0]
     if pred.shape != labels.shape or pred.size == 0:
         raise ShapeError(f"need predictions and labels of the same non-empty shape, got {pred.shape}, {labels.shape}")
     return float(np.mean(np.rint(pred) == labels))
