@@ -243,3 +243,16 @@ def test_train_config_validation():
                 {"epochs": 1, "momentum": 1.0}, {"epochs": 1, "schedule": "step"}):
         with pytest.raises(ConfigError):
             TrainConfig(**bad)
+
+
+def test_read_model_metadata_reads_the_header_and_refuses_other_files(tmp_path):
+    from topoml.cli_models import packaged_weights
+    from topoml.errors import CheckpointError
+    from topoml.train.checkpoint import load_model, read_model_metadata
+
+    meta = read_model_metadata(packaged_weights())
+    assert meta == load_model(packaged_weights())[1] and "accuracy" in meta
+    (tmp_path / "x.safetensors").write_bytes(b"\x05\x00\x00\x00\x00\x00\x00\x00{}xyz")
+    for bad in (tmp_path / "x.safetensors", tmp_path / "missing.safetensors"):
+        with pytest.raises(CheckpointError):
+            read_model_metadata(bad)

@@ -188,16 +188,16 @@ def check_net_size(meta: dict, size: int, what: str) -> None:
 
 def _packaged_accuracy_text() -> str:
     """One sentence with the packaged weights' measured accuracy, read from their metadata (header only)."""
+    from topoml.train.checkpoint import read_model_metadata
+
     try:
-        with open(packaged_weights(), "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            meta = json.loads(json.loads(f.read(n))["__metadata__"]["topoml_metadata"])
+        meta = read_model_metadata(packaged_weights())
         acc = meta["accuracy"]
         sizes = sorted(acc, key=int)
         return ("Packaged weights (" + str(meta.get("source", "?")) + f", profile {meta.get('profile', '?')}): accuracy "
                 + ", ".join(f"{100 * acc[k]:.1f} % at {k}x{k}" for k in sizes)
                 + " on held-out uniform Bott-labelled test sets.")
-    except (OSError, ValueError, KeyError, TypeError):
+    except (CheckpointError, KeyError, TypeError, ValueError):  # no accuracy recorded: say nothing
         return ""
 
 

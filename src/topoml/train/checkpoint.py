@@ -11,7 +11,7 @@ from torch import nn
 
 from topoml.errors import CheckpointError
 
-__all__ = ["state_bytes", "load_state_bytes", "load_weights", "model_bytes", "load_model"]
+__all__ = ["state_bytes", "load_state_bytes", "load_weights", "model_bytes", "load_model", "read_model_metadata"]
 
 
 def state_bytes(net: nn.Module, metadata: dict[str, str] | None = None) -> bytes:
@@ -60,6 +60,36 @@ def model_bytes(net: nn.Module, name: str, kwargs: dict, metadata: dict | None =
     return state_bytes(net, meta)
 
 
+def _model_header(data: bytes) -> tuple[dict, dict]:
+    """``(network spec, metadata)`` from the JSON header of a file written by :func:`model_bytes`.
+
+    Raises ValueError, KeyError, TypeError or UnicodeDecodeError when the header is not one."""
+    header_len = int.from_bytes(data[:8], "little")
+    meta = json.loads(data[8 : 8 + header_len]).get("__metadata__", {}) or {}
+    return json.loads(meta["topoml_net"]), json.loads(meta.get("topoml_metadata", "{}"))
+
+
+def read_model_metadata(path: str | Path) -> dict:
+    """The metadata stored by :func:`model_bytes` (with ``"net"``), reading the file's header only.
+
+    Raises
+    ------
+    CheckpointError
+        Missing or unreadable file, or not a topoml network file.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            data = head + f.read(int.from_bytes(head, "little"))
+    except OSError as e:
+        raise CheckpointError(f"cannot read weights {path}: {e.strerror}") from None
+    try:
+        spec, extra = _model_header(data)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise CheckpointError(f"{path}: not a topoml network file (no network description in its header)") from None
+    return {**extra, "net": spec}
+
+
 def load_model(source: str | Path | bytes) -> tuple[nn.Module, dict]:
     """Rebuild and load a network saved by :func:`model_bytes` (no pickles are read).
 
@@ -90,11 +120,7 @@ def load_model(source: str | Path | bytes) -> tuple[nn.Module, dict]:
         except OSError as e:
             raise CheckpointError(f"cannot read weights {source}: {e.strerror}") from None
     try:
-        header_len = int.from_bytes(data[:8], "little")
-        header = json.loads(data[8 : 8 + header_len])
-        meta = header.get("__metadata__", {}) or {}
-        spec = json.loads(meta["topoml_net"])
-        extra = json.loads(meta.get("topoml_metadata", "{}"))
+        spec, extra = _model_header(data)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         where = "" if isinstance(source, bytes) else f"{source}: "
         try:  # plain safetensors weights (e.g. a zhang2018 job's weights.safetensors) vs. not safetensors at all
