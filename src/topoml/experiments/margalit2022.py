@@ -16,7 +16,9 @@ stages stored as jobs of the run directory) → report. Stages:
 6. ``tied``: the paper's proposed next step — ``base ∘ RG ∘ RG`` (two tied copies) trained on 16×16.
    Baseline (not in the paper, ``averages``, after ``base``): a network on the three lattice averages
    only and the clean closed formula at the averages — what can be had without reading the disorder.
-7. figures: phase diagrams of the reference disorder patterns (Fig. 2), accuracy per epoch (Fig. 3),
+7. ``ablation-<row>``: base-network ablation rows (after the shipped-style model is written, so an
+   interrupted run has its main table first).
+8. figures: phase diagrams of the reference disorder patterns (Fig. 2), accuracy per epoch (Fig. 3),
    RG flow of clean lattices (Fig. 7), a single impurity through the RG map (Fig. 8), runtime of
    Bott vs the network (Fig. 1b).
 
@@ -662,8 +664,6 @@ def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict
     if cfg.averages.epochs > 0:
         results["averages"] = _stage_averages(cfg, rd, data, progress)
         _log(f"averages-only baseline: 4x4 accuracy {results['averages']['acc4']:.4f}", progress)
-    if cfg.ablation:
-        results["ablation"] = _stage_ablation(cfg, rd, data, progress)
     results["decimation"] = _stage_decimation(cfg, rd, base, data)
     _log(f"decimation + base: {results['decimation']}", progress)
     rg0, results["rg_init"] = _stage_rg_init(cfg, rd, base, data, progress)
@@ -700,6 +700,10 @@ def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict
     results["parameters"] = {"base": count_parameters(_base_net(cfg.base_net)), "rg": count_parameters(comp.rg)}
     results["final"] = _final_table(data, base, comp)
     results["final"]["model_stage"] = model_stage
+    # the ablation rows run after the shipped-style model is written, so an interrupted run has its
+    # main table first; each row is its own resumable job
+    if cfg.ablation:
+        results["ablation"] = _stage_ablation(cfg, rd, data, progress)
 
     _log("figures", progress)
     figs = {"phase_diagrams": _fig_phase_diagrams(cfg, rd, base), "accuracy_per_epoch": _fig_epochs(rd, results),
