@@ -68,8 +68,18 @@ def test_plot_returns_axes(disorder, tmp_path):
 def test_plot_handles_two_and_single_cells():
     labels = np.array([[-2, 1], [0, 2]])
     ax = plot_phase_diagram(labels, np.array([-1.0, 1.0]), np.array([0.0, 0.5]))
+    mesh = ax.collections[0]
+    # x = μ̄, y = t̄₋: the mesh holds labels[a, b] at (μ̄[a], t̄₋[b]), one colour per integer
+    assert np.array_equal(np.asarray(mesh.get_array()).reshape(2, 2), labels.T)
+    assert np.allclose(mesh.get_coordinates()[0, :, 0], [-2.0, 0.0, 2.0])  # cell edges midway, μ̄ on x
+    colours = mesh.cmap(mesh.norm(np.asarray(mesh.get_array())))
+    assert len({tuple(c) for c in np.round(np.asarray(colours).reshape(-1, 4), 6)}) == 4  # four labels, four colours
     plt.close(ax.figure)
+    # one cell: a finite, non-degenerate cell centred on the single grid point
     ax = plot_phase_diagram(np.array([[1]]), np.array([-1.0]), np.array([0.2]), colorbar=False)
+    xy = ax.collections[0].get_coordinates()
+    assert xy.shape == (2, 2, 2) and np.all(np.isfinite(xy))
+    assert xy[0, 0, 0] < -1.0 < xy[0, 1, 0] and xy[0, 0, 1] < 0.2 < xy[1, 0, 1]
     plt.close(ax.figure)
 
 

@@ -69,7 +69,14 @@ def test_exact_values_in_flat_band_limit():
 def test_spec_check_value_and_literal_mshsp_sign():
     # spec: L = 20, v/w = 0.8 gives about 0.79 with the central-half window
     res = rswn(20, 0.8, 1.0)
-    assert res.window == (5, 15) and abs(res.value - 0.7936) < 1e-3
+    # independent dense evaluation of (1/L') Tr' q^† [X, q] over the central half (q = U V† of the hopping)
+    h20 = ssh.hopping_matrix(*ssh.uniform_hoppings(20, 0.8, 1.0))
+    U, _, Vh = np.linalg.svd(h20)
+    q = U @ Vh
+    X = np.diag(np.arange(20.0))
+    direct = np.trace((q.conj().T @ (X @ q - q @ X))[5:15, 5:15]).real / 10
+    assert res.window == (5, 15) and abs(res.value - direct) < 1e-10
+    assert abs(res.value - 0.79) < 0.01  # the spec's "about 0.79"
     assert res.label == 1 and not res.quantized and not res.valid
     # the literal -(1/L') Tr'{Q_BA [X, Q_AB]} is -W: our convention is its opposite
     h = ssh.hopping_matrix(*ssh.uniform_hoppings(40, 0.3, 1.0))
