@@ -8,7 +8,8 @@ import pytest
 from topoml.errors import GapClosedError, InputError, ShapeError
 from topoml.hamiltonians.ssh import hopping_matrix, mshsp_hoppings, uniform_hoppings
 from topoml.invariants.chain_winding import ring_winding_number
-from topoml.invariants.real_space import disorder_winding_exact, real_space_winding_number, zero_mode_lyapunov
+from topoml.invariants.disorder import disorder_winding_exact, zero_mode_lyapunov
+from topoml.invariants.real_space import real_space_winding_number
 from topoml.invariants.winding import winding_number
 
 

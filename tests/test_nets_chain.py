@@ -9,7 +9,8 @@ from topoml.data import chain_sets as cs
 from topoml.errors import ConfigError, DatasetError, InputError, ShapeError
 from topoml.evaluate import pruning
 from topoml.hamiltonians import ssh
-from topoml.invariants.real_space import chain_features, winding_tensor
+from topoml.data.chain_features import chain_features
+from topoml.invariants.real_space import winding_tensor
 from topoml.nets import count_parameters, get_net
 from topoml.nets.chain import ChainCNN, TopoFactorized, TopoKernel, TopoLinear, correlation_matrix
 

@@ -8,20 +8,20 @@ from hypothesis import strategies as st
 
 from topoml.errors import GapClosedError, InputError, QuantizationError, ShapeError, SymmetryError
 from topoml.hamiltonians import ssh
-from topoml.invariants.real_space import (
-    DEFAULT_ATOL,
-    bulk_window,
-    chain_features,
+from topoml.data.chain_features import chain_features, fix_gauge, scramble_gauge
+from topoml.invariants.disorder import (
     critical_mass,
     disorder_averaged_winding,
     disorder_winding_exact,
-    fix_gauge,
     mean_log_abs,
+    zero_mode_lyapunov,
+)
+from topoml.invariants.real_space import (
+    DEFAULT_ATOL,
+    bulk_window,
     real_space_winding_number,
-    scramble_gauge,
     winding_from_correlation,
     winding_tensor,
-    zero_mode_lyapunov,
 )
 from topoml.invariants.winding import winding_diagnostics
 

@@ -3,8 +3,8 @@
 Every set is a :class:`ChainSet`: the network input ``x`` of shape ``(n, 2, L, L)`` (float32) with
 ``x[:, 0, i, m] = a_m(i)`` and ``x[:, 1, i, m] = b_m(i)``, the A and B amplitudes on cell ``i`` of the
 ``m``-th positive-energy eigenstate (energies ascending, deterministic gauge of
-:func:`topoml.invariants.real_space.fix_gauge`), and the real-space winding number as label
-(:func:`topoml.invariants.real_space.chain_features`, same SVD). Only samples whose RSWN label is
+:func:`topoml.data.chain_features.fix_gauge`), and the real-space winding number as label
+(:func:`topoml.data.chain_features.chain_features`, same SVD). Only samples whose RSWN label is
 **valid** (gapped, quantized, local; see :mod:`topoml.invariants.real_space`) are kept: near-critical
 chains are excluded, not mislabelled.
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from topoml.errors import DatasetError, InputError
 from topoml.hamiltonians import ssh
-from topoml.invariants.real_space import chain_features, scramble_gauge
+from topoml.data.chain_features import chain_features, scramble_gauge
 from topoml.rng import RngLike, as_generator
 
 __all__ = [

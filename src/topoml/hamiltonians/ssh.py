@@ -526,7 +526,7 @@ def mshsp_hoppings(
 
     Intra-cell ``v_n = m + W₂ ε'_n``, inter-cell ``w_n = 1 + W₁ ε_n`` (``R = 1``), ``ε, ε'`` independent
     and uniform in ``[−½, ½]``. Its phase boundary is ``E ln|m_n| = E ln|t_n|``
-    (:func:`topoml.invariants.real_space.zero_mode_lyapunov`).
+    (:func:`topoml.invariants.disorder.zero_mode_lyapunov`).
 
     Returns
     -------

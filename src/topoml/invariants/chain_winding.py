@@ -21,7 +21,7 @@ product of ``L − R`` companion (transfer) matrices of the recurrence
 accumulated ``log|diag R|`` give ``log|μ_i|`` up to ``O(1)`` terms. For ``R = 1`` it is exact:
 ``log|μ| = Σ ln|w_n| − Σ ln|v_n|``, i.e. ``W = 1`` iff ``Σ ln|w_n| > Σ ln|v_n|`` — the finite-chain
 version of the exact disorder phase boundary ``E ln|m_n| = E ln|t_n|`` of Mondragon-Shem, Hughes, Song
-and Prodan, PRL 113, 046802 (2014) (:func:`~topoml.invariants.real_space.zero_mode_lyapunov`).
+and Prodan, PRL 113, 046802 (2014) (:func:`~topoml.invariants.disorder.zero_mode_lyapunov`).
 
 Certificate
 -----------

@@ -1,4 +1,4 @@
-"""Real-space winding number (RSWN) of 1D chiral (class AIII) chains, and what the networks see of them.
+"""Real-space winding number (RSWN) of 1D chiral (class AIII) chains.
 
 The RSWN of Mondragon-Shem, Hughes, Song and Prodan, PRL 113, 046802 (2014) (their winding-number
 formula, written there as ``ν = −(1/L') Tr'{Q_BA [X, Q_AB]}``), for the SSH-family chains of
@@ -32,7 +32,8 @@ eigenstates are ``ψ_k = (u_k, v_k)/√2`` with energy ``σ_k``, and ``q = U V�
 ``h``). The labels come from one SVD of the ``L × L`` hopping block, with no sign ambiguity for
 near-zero modes: the SVD pairs every left singular vector with a right one even when ``σ_k`` is tiny.
 
-With ``G = Σ_n a_n b_n† = q/2`` (the positive-energy A and B amplitudes, :func:`chain_features`)
+With ``G = Σ_n a_n b_n† = q/2`` (the positive-energy A and B amplitudes,
+:func:`topoml.data.chain_features.chain_features`)
 ``W = Σ_ij T_ij |G_ij|²`` with ``T_ij = (4/L') (x_i − x_j) χ_window(j)`` (:func:`winding_tensor`) —
 the spec's ``T`` with the sign reversed, for the reason above.
 
@@ -101,12 +102,9 @@ have bulk states this close to zero energy; generate datasets with ``on_gapless=
 
 Disorder
 --------
-The value stays quantized under chiral-preserving hopping disorder away from the critical line. For
-the MSHSP chain ``t_n = 1 + W₁ε_n`` (inter-cell), ``m_n = m + W₂ε'_n`` (intra-cell), ``ε`` uniform in
-``[−½, ½]``, the transition is where the zero-energy localization length diverges,
-``E ln|m_n| = E ln|t_n|`` — exact and in closed form (:func:`zero_mode_lyapunov`,
-:func:`critical_mass`), including the disorder-driven topological Anderson insulator at ``m > 1``.
-:func:`disorder_averaged_winding` computes the disorder-averaged RSWN on a grid to compare with it.
+The value stays quantized under chiral-preserving hopping disorder away from the critical line; the
+exact phase boundary of the disordered MSHSP chain and the disorder-averaged RSWN are in
+:mod:`topoml.invariants.disorder`.
 """
 
 from __future__ import annotations
@@ -116,35 +114,18 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from topoml.errors import GapClosedError, InputError, QuantizationError, ShapeError
-from topoml.hamiltonians.ssh import (
-    DEFAULT_SYMMETRY_TOL,
-    _check_vw,
-    chain_hamiltonian,
-    hopping_block,
-    hopping_matrix,
-)
-from topoml.rng import RngLike, as_generator
+from topoml.hamiltonians.ssh import DEFAULT_SYMMETRY_TOL, hopping_block
 
 __all__ = [
     "DEFAULT_ATOL",
     "DEFAULT_GAP_TOL",
     "DEFAULT_NONLOCALITY_TOL",
     "DEFAULT_WINDOW",
-    "ChainFeatures",
-    "DisorderAverage",
     "RealSpaceWinding",
     "bulk_window",
-    "chain_features",
-    "critical_mass",
-    "disorder_averaged_winding",
-    "disorder_winding_exact",
-    "fix_gauge",
-    "mean_log_abs",
     "real_space_winding_number",
-    "scramble_gauge",
     "winding_from_correlation",
     "winding_tensor",
-    "zero_mode_lyapunov",
 ]
 
 #: Largest ``|W − round(W)|`` of a quantized sample (half the critical-point value ≈ 0.1 of the clean
@@ -263,7 +244,7 @@ def winding_tensor(L: int, window: float | tuple[int, int] | None = None, *, per
 
 
 def winding_from_correlation(G, *, window: float | tuple[int, int] | None = None, periodic: bool = False) -> np.ndarray | float:
-    """``W = Σ_ij T_ij |G_ij|²`` from ``G = Σ_n a_n b_n†`` (:func:`chain_features`).
+    """``W = Σ_ij T_ij |G_ij|²`` from ``G = Σ_n a_n b_n†`` (:func:`topoml.data.chain_features.chain_features`).
 
     Parameters
     ----------
@@ -544,433 +525,4 @@ def real_space_winding_number(
     return _finish(
         value, tau, s_all, gap, atol=atol, nonlocality_tol=nonlocality_tol, gap_tol=gap_tol,
         window=(g.start, g.stop), batch_shape=batch_shape, on_gapless=on_gapless, on_unquantized=on_unquantized,
-    )
-
-
-# ----------------------------------------------------------------------------------------------------
-# network inputs
-
-
-class ChainFeatures(NamedTuple):
-    """Network inputs of chains (:func:`chain_features`); ``...`` is the batch shape.
-
-    Attributes
-    ----------
-    energies : ndarray of float64, shape (..., L)
-        The ``L`` positive energies, ascending (singular values of ``h``; for chains with on-site terms
-        the upper half of the spectrum).
-    a, b : ndarray of shape (..., L, L)
-        ``a[..., i, n]`` (``b[..., i, n]``): amplitude of the ``n``-th positive-energy eigenstate on site
-        ``A_i`` (``B_i``), in the deterministic gauge of :func:`fix_gauge`; ``|a_n|² + |b_n|² = 1``.
-    G : ndarray of shape (..., L, L)
-        ``G = Σ_n a_n b_n† = a @ b†`` (``= Q_AB / 2``), independent of the eigenvector phases and of
-        rotations inside degenerate levels (not of the arbitrary pairing of exact zero modes).
-    v : ndarray, shape (..., L)
-        Intra-cell hoppings.
-    w : ndarray, shape (..., R, L)
-        Inter-cell hoppings.
-    winding : RealSpaceWinding or None
-        The RSWN from the same SVD (``on_gapless="flag"``); ``None`` with on-site terms (no chiral
-        symmetry, no protected label).
-    """
-
-    energies: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    G: np.ndarray
-    v: np.ndarray
-    w: np.ndarray
-    winding: RealSpaceWinding | None
-
-    def site_amplitudes(self) -> np.ndarray:
-        """Eigenvectors in site order ``A_0, B_0, A_1, …``: shape ``(..., 2L, L)`` (columns are states)."""
-        L = self.a.shape[-2]
-        psi = np.empty(self.a.shape[:-2] + (2 * L, self.a.shape[-1]), dtype=np.result_type(self.a, self.b))
-        psi[..., 0::2, :] = self.a
-        psi[..., 1::2, :] = self.b
-        return psi
-
-
-def fix_gauge(a: np.ndarray, b: np.ndarray, *, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
-    """Deterministic phase of eigenvectors ``(a_n, b_n)``: the largest A amplitude is real and positive.
-
-    For every state (column ``n``) the pivot is the first cell ``i`` with
-    ``|a[i, n]| >= (1 − rtol) max_i |a[i, n]|`` (ties broken by the lowest index); both ``a[:, n]`` and
-    ``b[:, n]`` are multiplied by ``conj(a[i, n]) / |a[i, n]|``. Real input stays real (a sign). Fixes
-    the ``U(1)`` freedom of non-degenerate levels; inside a degenerate level the basis stays arbitrary
-    (use ``G``, which does not depend on it).
-
-    Parameters
-    ----------
-    a, b : ndarray of shape (..., L, n_states)
-        A and B amplitudes, states in columns.
-    rtol : float
-        Relative tie tolerance of the pivot.
-
-    Returns
-    -------
-    a, b : new arrays of the same shapes and dtypes
-    """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape or a.ndim < 2:
-        raise ShapeError(f"a and b must have the same shape (..., L, n_states), got {a.shape} and {b.shape}")
-    mag = np.abs(a)
-    top = mag.max(axis=-2, keepdims=True)
-    pivot_idx = np.argmax(mag >= (1.0 - rtol) * top, axis=-2)[..., None, :]
-    pivot = np.take_along_axis(a, pivot_idx, axis=-2)
-    pmag = np.abs(pivot)
-    if np.iscomplexobj(a) or np.iscomplexobj(b):
-        phase = np.where(pmag > 0, np.conj(pivot) / np.where(pmag > 0, pmag, 1.0), 1.0)
-    else:
-        phase = np.where(pivot < 0, -1.0, 1.0)
-    return a * phase, b * phase
-
-
-def scramble_gauge(a: np.ndarray, b: np.ndarray, *, rng: RngLike = None) -> tuple[np.ndarray, ...]:
-    """Eigenvectors in a random gauge: every state ``n`` times a random sign (real input) or phase (complex).
-
-    ``G = a @ b†`` is unchanged; the raw amplitudes (a gauge-dependent network input) are not. Undo with
-    :func:`fix_gauge`.
-
-    Parameters
-    ----------
-    a, b : ndarray of shape (..., L, n_states)
-    rng : int, Generator, SeedSequence or None
-
-    Returns
-    -------
-    a, b : new arrays of the same shapes and dtypes
-    """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape or a.ndim < 2:
-        raise ShapeError(f"a and b must have the same shape (..., L, n_states), got {a.shape} and {b.shape}")
-    gen = as_generator(rng)
-    shape = a.shape[:-2] + (1, a.shape[-1])
-    if np.iscomplexobj(a) or np.iscomplexobj(b):
-        phase = np.exp(2j * np.pi * gen.uniform(size=shape))
-    else:
-        phase = np.where(gen.uniform(size=shape) < 0.5, -1.0, 1.0)
-    return a * phase, b * phase
-
-
-def chain_features(
-    v,
-    w,
-    *,
-    periodic: bool = False,
-    onsite=None,
-    gauge: bool = True,
-    window: float | tuple[int, int] | None = None,
-    atol: float = DEFAULT_ATOL,
-    nonlocality_tol: float = DEFAULT_NONLOCALITY_TOL,
-    gap_tol: float = DEFAULT_GAP_TOL,
-) -> ChainFeatures:
-    """Network inputs of SSH-family chains, with their RSWN from the same SVD.
-
-    Without on-site terms: one SVD ``h = U Σ V†`` of the hopping block gives the positive-energy
-    eigenstates ``ψ_n = (u_n, v_n)/√2`` (energy ``σ_n``), ``G = U V†/2`` and the RSWN. With on-site
-    terms (chiral symmetry broken, e.g. :func:`topoml.hamiltonians.ssh.onsite_disorder`): ``eigh`` of the
-    dense ``H``, the upper ``L`` states as the "positive-energy" ones, ``G = Σ a_n b_n†`` of those, and no
-    label.
-
-    Parameters
-    ----------
-    v : array_like of shape (..., L)
-        Intra-cell hoppings.
-    w : array_like of shape (..., R, L)
-        Inter-cell hoppings.
-    periodic : bool, default False
-    onsite : array_like of shape (..., 2L), optional
-        On-site energies in site order (breaks chiral symmetry).
-    gauge : bool, default True
-        Apply :func:`fix_gauge` to ``(a, b)``; ``False`` leaves LAPACK's phases.
-    window, atol, nonlocality_tol, gap_tol
-        As :func:`real_space_winding_number`.
-
-    Returns
-    -------
-    ChainFeatures
-
-    Raises
-    ------
-    ShapeError, InputError
-        As :func:`topoml.hamiltonians.ssh.hopping_matrix` / ``chain_hamiltonian``, or ``L`` too small for
-        the window.
-    """
-    v, w = _check_vw(v, w)
-    if onsite is not None:
-        H = chain_hamiltonian(v, w, periodic=periodic, onsite=onsite)
-        L = v.shape[-1]
-        E, psi = np.linalg.eigh(H)
-        a, b = psi[..., 0::2, L:], psi[..., 1::2, L:]
-        if gauge:
-            a, b = fix_gauge(a, b)
-        G = a @ np.conj(np.swapaxes(b, -1, -2))
-        batch = H.shape[:-2]
-        return ChainFeatures(E[..., L:], a, b, G, np.broadcast_to(v, batch + v.shape[-1:]),
-                             np.broadcast_to(w, batch + w.shape[-2:]), None)
-    h = hopping_matrix(v, w, periodic=periodic)
-    _check_options(atol, nonlocality_tol, gap_tol, "flag", "flag")
-    batch_shape, L = h.shape[:-2], h.shape[-1]
-    g = _geometry(L, window, periodic)
-    flat = h.reshape((-1, L, L))
-    n = flat.shape[0]
-    a = np.empty_like(flat)
-    b = np.empty_like(flat)
-    G = np.empty_like(flat)
-    value, tau, gap = np.empty(n), np.empty(n), np.empty(n)
-    s_all = np.empty((n, L))
-    r2 = np.sqrt(0.5)
-    for i0, i1, U, s, Vh in _svd_chunks(flat):
-        value[i0:i1], tau[i0:i1], gap[i0:i1] = _stats_from_svd(U, s, Vh, g)
-        s_all[i0:i1] = s
-        G[i0:i1] = 0.5 * (U @ Vh)
-        a[i0:i1] = r2 * U[:, :, ::-1]
-        b[i0:i1] = r2 * np.conj(np.swapaxes(Vh, -1, -2))[:, :, ::-1]
-    if gauge:
-        a, b = fix_gauge(a, b)
-    winding = _finish(
-        value, tau, s_all, gap, atol=atol, nonlocality_tol=nonlocality_tol, gap_tol=gap_tol,
-        window=(g.start, g.stop), batch_shape=batch_shape, on_gapless="flag", on_unquantized="flag",
-    )
-    shape = batch_shape + (L, L)
-    return ChainFeatures(
-        s_all[:, ::-1].reshape(batch_shape + (L,)), a.reshape(shape), b.reshape(shape), G.reshape(shape),
-        v, w, winding,
-    )
-
-
-# ----------------------------------------------------------------------------------------------------
-# exact phase boundary of the disordered chain
-
-
-def mean_log_abs(center, width) -> np.ndarray | float:
-    """``E ln|c + W ε|`` for ``ε`` uniform in ``[−½, ½]``, in closed form.
-
-    ``= [F(c + W/2) − F(c − W/2)] / W`` with ``F(u) = u ln|u| − u``; ``ln|c|`` for ``W = 0``; a series
-    ``ln|c| − x²/24 − x⁴/320`` (``x = W/c``) for ``|W| < 10⁻³ |c|``, where the difference would cancel.
-
-    Parameters
-    ----------
-    center, width : float or array_like (broadcast)
-        ``c`` and ``W`` (the sign of ``W`` does not matter).
-
-    Returns
-    -------
-    float or ndarray of float64
-        ``−inf`` for ``c = W = 0``.
-    """
-    c = np.asarray(center, dtype=np.float64)
-    W = np.abs(np.asarray(width, dtype=np.float64))
-    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(W))):
-        raise InputError("center and width must be finite")
-    c, W = np.broadcast_arrays(c, W)
-    ac = np.abs(c)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        small = W < 1e-3 * ac
-        x2 = np.where(small, (W / np.where(ac > 0, ac, 1.0)) ** 2, 0.0)
-        series = np.log(np.where(ac > 0, ac, 1.0)) - x2 / 24 - x2 * x2 / 320
-        series = np.where(ac > 0, series, -np.inf)
-
-        def F(u):
-            au = np.abs(u)
-            return np.where(au > 0, u * np.log(np.where(au > 0, au, 1.0)), 0.0) - u
-
-        Wsafe = np.where(W > 0, W, 1.0)
-        closed = (F(c + W / 2) - F(c - W / 2)) / Wsafe
-    out = np.where(small | (W == 0), series, closed)
-    return float(out) if out.ndim == 0 else out
-
-
-def zero_mode_lyapunov(m, W1, W2) -> np.ndarray | float:
-    """``Λ = E ln|m_n| − E ln|t_n|`` of the MSHSP chain: the inverse zero-mode localization length.
-
-    Chain: intra-cell ``m_n = m + W₂ ε'_n``, inter-cell ``t_n = 1 + W₁ ε_n``
-    (:func:`topoml.hamiltonians.ssh.mshsp_hoppings`). The ``E = 0`` state on A obeys
-    ``a_{n+1} = −(m_n / t_n)* a_n``, so ``|a_n| ~ e^{nΛ}``: ``Λ < 0`` gives an edge mode, winding ``+1``;
-    ``Λ > 0`` is trivial; ``Λ = 0`` is the exact phase boundary ``E ln|m_n| = E ln|t_n|``
-    (Mondragon-Shem, Hughes, Song, Prodan, PRL 113, 046802 (2014)). The localization length is
-    ``ξ = 1/|Λ|`` cells.
-
-    Parameters
-    ----------
-    m, W1, W2 : float or array_like (broadcast)
-
-    Returns
-    -------
-    float or ndarray of float64
-    """
-    return mean_log_abs(m, W2) - mean_log_abs(1.0, W1)
-
-
-def disorder_winding_exact(m, W1, W2) -> np.ndarray | int:
-    """Thermodynamic-limit winding number of the MSHSP chain: ``1`` where ``Λ < 0``, else ``0``.
-
-    ``Λ`` is :func:`zero_mode_lyapunov`; on the boundary ``Λ = 0`` itself the invariant is undefined
-    (returned as 0). Returns an int for scalar input, an int64 array otherwise.
-    """
-    out = (np.asarray(zero_mode_lyapunov(m, W1, W2)) < 0).astype(np.int64)
-    return int(out) if out.ndim == 0 else out
-
-
-def critical_mass(W1, W2) -> np.ndarray | float:
-    """Exact phase boundary ``m_c(W₁, W₂) >= 0`` of the MSHSP chain: topological iff ``|m| < m_c``.
-
-    Solves ``E ln|m_c + W₂ε'| = E ln|1 + W₁ε|`` (``Λ = 0``) by bisection to machine precision;
-    ``E ln|m + W₂ε'|`` increases with ``m >= 0``, so the root is unique. ``m_c = 0`` where even ``m = 0``
-    is trivial (``ln(W₂/2) − 1 >= E ln|1 + W₁ε|``). ``m_c > 1`` for some ``(W₁, W₂)``: the topological
-    Anderson insulator (trivial clean chain, topological disordered one).
-
-    Parameters
-    ----------
-    W1, W2 : float or array_like (broadcast), >= 0
-
-    Returns
-    -------
-    float or ndarray of float64
-    """
-    W1 = np.abs(np.asarray(W1, dtype=np.float64))
-    W2 = np.abs(np.asarray(W2, dtype=np.float64))
-    W1, W2 = np.broadcast_arrays(W1, W2)
-    g = np.asarray(mean_log_abs(1.0, W1))
-    lo = np.zeros(W1.shape)
-    hi = W2 / 2 + np.exp(g) + 1.0  # E ln|hi + W₂ε| >= ln(hi − W₂/2) > g
-    empty = np.asarray(mean_log_abs(0.0, W2)) >= g
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        up = np.asarray(mean_log_abs(mid, W2)) >= g
-        hi = np.where(up, mid, hi)
-        lo = np.where(up, lo, mid)
-        if np.all(hi - lo <= 4 * np.finfo(float).eps * np.maximum(hi, 1.0)):
-            break
-    out = np.where(empty, 0.0, 0.5 * (lo + hi))
-    return float(out) if out.ndim == 0 else out
-
-
-class DisorderAverage(NamedTuple):
-    """Result of :func:`disorder_averaged_winding` (arrays of the grid shape).
-
-    Attributes
-    ----------
-    mean : ndarray of float64
-        Disorder-averaged RSWN value over the gapped samples.
-    sem : ndarray of float64
-        Standard error of ``mean`` (sample standard deviation / √n).
-    label_mean : ndarray of float64
-        Mean of the rounded labels.
-    quantized_fraction : ndarray of float64
-        Fraction of samples with ``|W − round(W)| <= atol``.
-    n_valid : ndarray of int64
-        Number of gapped samples (all, except on a measure-zero set).
-    exact : ndarray of int64
-        :func:`disorder_winding_exact` (thermodynamic limit).
-    lyapunov : ndarray of float64
-        :func:`zero_mode_lyapunov` (``Λ < 0``: topological).
-    """
-
-    mean: np.ndarray
-    sem: np.ndarray
-    label_mean: np.ndarray
-    quantized_fraction: np.ndarray
-    n_valid: np.ndarray
-    exact: np.ndarray
-    lyapunov: np.ndarray
-
-
-def _seed_sequence(rng: RngLike) -> np.random.SeedSequence:
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
-        return np.random.SeedSequence(int(rng))
-    return np.random.SeedSequence(int(as_generator(rng).integers(0, 2**63 - 1)))
-
-
-def disorder_averaged_winding(
-    m,
-    W1,
-    W2,
-    *,
-    L: int = 100,
-    n_samples: int = 32,
-    window: float | tuple[int, int] | None = None,
-    atol: float = DEFAULT_ATOL,
-    rng: RngLike = None,
-) -> DisorderAverage:
-    """Disorder-averaged RSWN of the MSHSP chain on a grid of ``(m, W₁, W₂)``, open boundaries.
-
-    Sample ``s`` draws ``ε_n, ε'_n`` (uniform in ``[−½, ½]``) once, from the ``s``-th child of the seed
-    sequence of ``rng``, and uses them at every grid point (common random numbers: smooth diagrams,
-    results independent of the grid and of chunking): ``v_n = m + W₂ ε'_n``, ``w_n = 1 + W₁ ε_n``.
-
-    Parameters
-    ----------
-    m, W1, W2 : float or array_like (broadcast to the grid shape)
-        Mean intra-cell hopping and the inter-/intra-cell disorder strengths (units of ``t = 1``).
-    L : int, default 100
-        Cells per chain.
-    n_samples : int, default 32
-        Disorder realizations per grid point.
-    window, atol
-        As :func:`real_space_winding_number`.
-    rng : int, Generator, SeedSequence or None
-
-    Returns
-    -------
-    DisorderAverage
-
-    Examples
-    --------
-    >>> m, W = np.meshgrid(np.linspace(0, 2, 21), np.linspace(0, 4, 21))
-    >>> avg = disorder_averaged_winding(m, W, W / 2, L=60, n_samples=8, rng=0)   # doctest: +SKIP
-    """
-    if not isinstance(L, (int, np.integer)) or isinstance(L, bool) or L < 1:
-        raise InputError(f"L must be an integer >= 1, got {L!r}")
-    if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) or n_samples < 1:
-        raise InputError(f"n_samples must be an integer >= 1, got {n_samples!r}")
-    _check_options(atol, 0.0, 0.0, "flag", "flag")
-    m, W1, W2 = (np.asarray(x, dtype=np.float64) for x in (m, W1, W2))
-    if not all(np.all(np.isfinite(x)) for x in (m, W1, W2)) or np.any(W1 < 0) or np.any(W2 < 0):
-        raise InputError("m, W1, W2 must be finite, with W1, W2 >= 0")
-    m, W1, W2 = np.broadcast_arrays(m, W1, W2)
-    grid = m.shape
-    mf, W1f, W2f = (x.ravel() for x in (m, W1, W2))
-    P = mf.size
-    L = int(L)
-    start, stop = bulk_window(L, window)
-    total = np.zeros(P)
-    total2 = np.zeros(P)
-    labels = np.zeros(P)
-    quant = np.zeros(P)
-    nval = np.zeros(P, dtype=np.int64)
-    chunk = max(1, _CHUNK_ELEMENTS // (L * L))
-    for child in _seed_sequence(rng).spawn(int(n_samples)):
-        gen = np.random.default_rng(child)
-        eps_inter = gen.uniform(-0.5, 0.5, size=L)
-        eps_intra = gen.uniform(-0.5, 0.5, size=L)
-        for a in range(0, P, chunk):
-            b = min(P, a + chunk)
-            v = mf[a:b, None] + W2f[a:b, None] * eps_intra
-            w = (1.0 + W1f[a:b, None] * eps_inter)[:, None, :]
-            res = real_space_winding_number(
-                hopping=hopping_matrix(v, w), window=(start, stop), atol=atol, on_gapless="flag"
-            )
-            ok = np.asarray(res.gapped)
-            val = np.where(ok, res.value, 0.0)
-            total[a:b] += val
-            total2[a:b] += val * val
-            labels[a:b] += np.where(ok, res.label, 0)
-            quant[a:b] += ok & np.asarray(res.quantized)
-            nval[a:b] += ok
-    with np.errstate(invalid="ignore", divide="ignore"):
-        nv = np.where(nval > 0, nval, 1)
-        mean = np.where(nval > 0, total / nv, np.nan)
-        var = np.maximum(total2 / nv - (total / nv) ** 2, 0.0) * nv / np.maximum(nv - 1, 1)
-        sem = np.where(nval > 1, np.sqrt(var / nv), np.nan)
-        label_mean = np.where(nval > 0, labels / nv, np.nan)
-    lyap = np.asarray(zero_mode_lyapunov(m, W1, W2))
-    return DisorderAverage(
-        mean.reshape(grid), sem.reshape(grid), label_mean.reshape(grid), (quant / n_samples).reshape(grid),
-        nval.reshape(grid), (lyap < 0).astype(np.int64).reshape(grid), lyap.reshape(grid),
     )
