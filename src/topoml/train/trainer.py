@@ -105,8 +105,8 @@ def run_net(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def predict(net: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 8192) -> np.ndarray:
     """Raw network outputs for inputs ``x`` (batched, eval mode), float64 array of shape ``(n, ...)``.
 
-    The outputs do not depend on how the batches are cut up to float rounding only: callers that compare
-    runs bit for bit keep their ``batch_size``. Chern numbers of lattices: :func:`topoml.evaluate.predict.predict_chern`.
+    A caller that must reproduce an earlier run bit for bit keeps the ``batch_size`` that run used. Chern
+    numbers of lattices: :func:`topoml.evaluate.predict.predict_chern`.
 
     Raises
     ------
@@ -242,10 +242,10 @@ def _seeded_passes(n: int, seed: int) -> Callable[[int], torch.Tensor]:
 
 def _chained_passes(n: int, seed: int) -> Callable[[int], torch.Tensor]:
     """Pass ``p`` in the ``p``-th permutation drawn by one generator seeded by ``seed`` (earlier passes replayed)."""
-    state: dict = {"next": None}
+    state: dict = {"next": None, "last": None}
 
     def perm(p: int) -> torch.Tensor:
-        if state.get("last") is not None and state["last"][0] == p:
+        if state["last"] is not None and state["last"][0] == p:
             return state["last"][1]
         if state["next"] is None or p < state["next"]:
             state["gen"], state["next"] = torch.Generator().manual_seed(seed), 0
