@@ -59,10 +59,10 @@ def _one(method: str, N: int) -> dict:
     elif method == "network":
         import torch
 
-        from topoml.cli_models import _load_model, predict_chern
+        from topoml.evaluate.predict import load_chern_model, predict_chern
 
         torch.set_num_threads(1)
-        net, _ = _load_model(None)
+        net, _ = load_chern_model()
         predict_chern(net, x[None, :4, :4].astype(np.float32))
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t = time.perf_counter()

@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--bott-max", type=int, default=32)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    from topoml.cli_models import packaged_weights
+    from topoml.evaluate.predict import packaged_weights
     from topoml.train.checkpoint import load_model
 
     net, meta = load_model(args.weights or packaged_weights())

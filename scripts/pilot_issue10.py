@@ -21,7 +21,8 @@ from topoml.data.store import open_dataset
 from topoml.nets.rg import InvariantBaseNet, BaseNet
 from topoml.nets.registry import count_parameters
 from topoml.train.trainer import (TrainConfig, Trainer, chern_class_loss, chern_loss, tensor_batches,
-                                  symmetry_augmented, predict_batches, round_accuracy)
+                                  symmetry_augmented, predict)
+from topoml.evaluate.metrics import accuracy
 
 row = sys.argv[1]
 ROWS = {
@@ -54,7 +55,7 @@ loss = chern_class_loss if spec["head"] == "classes" else chern_loss
 cfg = TrainConfig(epochs=budget // spe, batch_size=256, optimizer="adamw", lr=2e-3, weight_decay=1e-4,
                   schedule="onecycle", seed=3)
 def ev(n):
-    return {f"acc_{k[6:]}": round_accuracy(predict_batches(n, xt, 4096), yt) for k, (xt, yt) in tests.items()}
+    return {f"acc_{k[6:]}": accuracy(predict(n, xt, 4096), yt) for k, (xt, yt) in tests.items()}
 src = tensor_batches(x, y, 256, seed=3, samples_per_epoch=spe)
 if spec["aug"]:
     src = symmetry_augmented(src, seed=3)

@@ -162,17 +162,23 @@ def _chain(L=20, v=0.3, w=1.0):
     return chain_hamiltonian(*uniform_hoppings(L, v, w))
 
 
-def _loop():
-    import topoml.train.loop as loop
+def _trainer():
+    import topoml.train.trainer as trainer
 
-    return loop
+    return trainer
 
 
 def _fit(x, y, **cfg):
-    loop = _loop()
+    t = _trainer()
     from topoml.nets.rg import BaseNet
 
-    return loop.fit(BaseNet(width=2, depth=1), x, y, loop.FitConfig(epochs=1, batch_size=4, **cfg))
+    return t.fit_arrays(BaseNet(width=2, depth=1), x, y, t.TrainConfig(epochs=1, batch_size=4, **cfg))
+
+
+def _accuracy(*a):
+    from topoml.evaluate.metrics import accuracy
+
+    return accuracy(*a)
 
 
 def _x4(n=8, fill=None):
@@ -183,15 +189,15 @@ def _x4(n=8, fill=None):
 
 
 def _predict_chern(x):
-    from topoml.cli_models import predict_chern
+    from topoml.evaluate.predict import predict_chern
 
     return predict_chern(_compound(), x)
 
 
 def _compound():
-    from topoml.cli_models import _load_model
+    from topoml.evaluate.predict import load_chern_model
 
-    return _load_model(None)[0]
+    return load_chern_model()[0]
 
 
 def _gen_cfg(**over):
@@ -296,13 +302,15 @@ API_CASES = [
     ("fit-lengths", lambda: _fit(_x4(), np.ones(7)), ShapeError),
     ("fit-y-2d", lambda: _fit(_x4(), np.ones((8, 2))), ShapeError),
     ("fit-wrong-shape-for-net", lambda: _fit(np.ones((8, 5)), np.ones(8)), ShapeError),
-    ("fit-epochs-0", lambda: _loop().FitConfig(epochs=0), ConfigError),
-    ("fit-lr-negative", lambda: _loop().FitConfig(epochs=1, lr=-1.0), ConfigError),
-    ("fit-schedule", lambda: _loop().FitConfig(epochs=1, schedule="step"), ConfigError),
-    ("loop-predict-nan", lambda: _loop().predict(_compound(), _x4(fill=np.nan)), InputError),
-    ("loop-predict-shape", lambda: _loop().predict(_compound(), np.ones((3, 5))), ShapeError),
-    ("trainer-predict-complex", lambda: __import__("topoml.train.trainer", fromlist=["x"]).predict_batches(
-        _compound(), _x4().astype(complex)), InputError),
+    ("fit-epochs-0", lambda: _trainer().TrainConfig(epochs=0), ConfigError),
+    ("fit-lr-negative", lambda: _trainer().TrainConfig(epochs=1, lr=-1.0), ConfigError),
+    ("fit-schedule", lambda: _trainer().TrainConfig(epochs=1, schedule="step"), ConfigError),
+    ("fit-l2-negative", lambda: _trainer().TrainConfig(epochs=1, l2=-1.0), ConfigError),
+    ("fit-fused-sgd", lambda: _trainer().TrainConfig(epochs=1, optimizer="sgd", fused=True), ConfigError),
+    ("fit-shuffle-unknown", lambda: _trainer().tensor_batches(_x4(), np.ones(8), 4, shuffle="random"), ConfigError),
+    ("trainer-predict-nan", lambda: _trainer().predict(_compound(), _x4(fill=np.nan)), InputError),
+    ("trainer-predict-shape", lambda: _trainer().predict(_compound(), np.ones((3, 5))), ShapeError),
+    ("trainer-predict-complex", lambda: _trainer().predict(_compound(), _x4().astype(complex)), InputError),
     ("trainer-batches-nan", lambda: __import__("topoml.train.trainer", fromlist=["x"]).tensor_batches(
         _x4(fill=np.nan), np.ones(8), 4), InputError),
     ("trainer-batches-empty", lambda: __import__("topoml.train.trainer", fromlist=["x"]).tensor_batches(
@@ -311,10 +319,10 @@ API_CASES = [
         epochs=1, seed=-1), ConfigError),
     ("trainconfig-momentum", lambda: __import__("topoml.train.trainer", fromlist=["x"]).TrainConfig(
         epochs=1, momentum=1.5), ConfigError),
-    ("round-accuracy-mismatch", lambda: __import__("topoml.train.trainer", fromlist=["x"]).round_accuracy(
-        np.ones(3), np.ones(4)), ShapeError),
-    ("round-accuracy-empty", lambda: __import__("topoml.train.trainer", fromlist=["x"]).round_accuracy(
-        np.ones(0), np.ones(0)), ShapeError),
+    ("accuracy-mismatch", lambda: _accuracy(np.ones(3), np.ones(4)), ShapeError),
+    ("accuracy-empty", lambda: _accuracy(np.ones(0), np.ones(0)), ShapeError),
+    ("accuracy-scores-not-5-classes", lambda: _accuracy(np.ones((3, 4)), np.ones(3)), ShapeError),
+    ("accuracy-scores-3d", lambda: _accuracy(np.ones((3, 5, 1)), np.ones(3)), ShapeError),
     # networks and weights
     ("get-net-unknown", lambda: __import__("topoml.nets.registry", fromlist=["x"]).get_net("resnet50"), ConfigError),
     ("get-net-bad-kwargs", lambda: __import__("topoml.nets.registry", fromlist=["x"]).get_net(
@@ -424,7 +432,7 @@ FILE_API_CASES = [
 
 
 def _load(path, key=None):
-    from topoml.cli_models import load_lattices
+    from topoml.evaluate.predict import load_lattices
 
     return load_lattices(path, key)
 
@@ -531,11 +539,11 @@ CLI_CASES = [
     # train
     ("train-seed-negative", ["train", "base", "ds4", "--out", "T", "--seed", "-1"], ("ds4",)),
     ("train-epochs-zero", ["train", "base", "ds4", "--out", "T", "--epochs", "0"], ("ds4",)),
-    ("train-lr-negative", ["train", "base", "ds4", "--out", "T", "--lr", "-1"], ("ds4",)),
-    ("train-lr-nan", ["train", "base", "ds4", "--out", "T", "--lr", "nan"], ("ds4",)),
-    ("train-batch-zero", ["train", "base", "ds4", "--out", "T", "--batch-size", "0"], ("ds4",)),
-    ("train-width-zero", ["train", "base", "ds4", "--out", "T", "--width", "0"], ("ds4",)),
-    ("train-depth-text", ["train", "base", "ds4", "--out", "T", "--depth", "x"], ("ds4",)),
+    ("train-lr-negative", ["train", "base", "ds4", "--out", "T", "--set", "base.lr=-1"], ("ds4",)),
+    ("train-lr-nan", ["train", "base", "ds4", "--out", "T", "--set", "base.lr=NaN"], ("ds4",)),
+    ("train-batch-zero", ["train", "base", "ds4", "--out", "T", "--set", "base.batch_size=0"], ("ds4",)),
+    ("train-width-zero", ["train", "base", "ds4", "--out", "T", "--set", "base_net.width=0"], ("ds4",)),
+    ("train-depth-text", ["train", "base", "ds4", "--out", "T", "--set", "base_net.depth=x"], ("ds4",)),
     ("train-threads-negative", ["train", "base", "ds4", "--out", "T", "--threads", "-2"], ("ds4",)),
     ("train-missing-data", ["train", "base", "nope", "--out", "T"], ()),
     ("train-data-is-file", ["train", "base", "file.toml", "--out", "T"], ("file.toml",)),
@@ -547,7 +555,9 @@ CLI_CASES = [
     ("train-out-unwritable", ["train", "base", "ds4", "--out", "/proc/topoml-train"], ("ds4",)),
     ("train-no-out", ["train", "base", "ds4"], ("ds4",)),
     ("train-net-unknown", ["train", "cnn", "ds4", "--out", "T"], ("ds4",)),
-    ("train-optimizer-unknown", ["train", "base", "ds4", "--out", "T", "--optimizer", "lbfgs"], ("ds4",)),
+    ("train-optimizer-unknown", ["train", "base", "ds4", "--out", "T", "--set", "base.optimizer=lbfgs"], ("ds4",)),
+    ("train-profile-unknown", ["train", "base", "ds4", "--out", "T", "--profile", "nope"], ("ds4",)),
+    ("train-set-unknown-key", ["train", "base", "ds4", "--out", "T", "--set", "base.colour=1"], ("ds4",)),
     # generate
     ("generate-missing", ["generate", "nope.toml"], ()),
     ("generate-binary", ["generate", "binary.toml"], ("binary.toml",)),
@@ -615,7 +625,8 @@ def test_cli_train_refuses_other_dataset(files, tmp_path, monkeypatch, capsys):
     import topoml.data.generate as g
 
     g.generate_dataset({**_DATA_CFG, "seed": 5}, tmp_path / "B", engine="serial", progress=False)
-    common = ["--width", "2", "--depth", "1", "--batch-size", "8", "--threads", "1"]
+    common = ["--profile", "quick", "--set", "base_net.width=2", "--set", "base.batch_size=8", "--set",
+              "base.samples_per_epoch=0", "--set", "base.schedule=constant", "--threads", "1"]
     rc, err = _cli(["train", "base", "ds4", "--out", "T", "--epochs", "1", *common], tmp_path, monkeypatch, capsys)
     assert rc == 0, err
     rc, err = _cli(["train", "base", "B", "--out", "T", "--epochs", "2", *common], tmp_path, monkeypatch, capsys)

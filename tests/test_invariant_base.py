@@ -6,13 +6,13 @@ import torch
 
 from topoml.data.sampling import SamplingSpec, sample_lattices
 from topoml.errors import ConfigError, ShapeError
+from topoml.evaluate.metrics import accuracy
 from topoml.hamiltonians.pip import LatticeSymmetry, symmetry_group
 from topoml.invariants import bott_index
 from topoml.nets.rg import CHERN_CLASSES, InvariantBaseNet, chern_net, chern_prediction
 from topoml.nets.registry import count_parameters, get_net
 from topoml.train.checkpoint import load_model, model_bytes
-from topoml.train.trainer import (TrainConfig, Trainer, chern_class_loss, round_accuracy, symmetry_augmented,
-                                  tensor_batches)
+from topoml.train.trainer import TrainConfig, Trainer, chern_class_loss, symmetry_augmented, tensor_batches
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_chern_prediction_and_accuracy():
     assert c.tolist() == [0, 2] and conf[1] > conf[0] > 0.9
     c, conf = chern_prediction(torch.tensor([0.9, -0.5001]))
     assert c.tolist() == [1, -1] and abs(conf[0] - 0.8) < 1e-6 and conf[1] < 1e-3
-    assert round_accuracy(logits.numpy(), np.array([0, 1])) == 0.5
+    assert accuracy(logits.numpy(), np.array([0, 1])) == 0.5
     with pytest.raises(ShapeError):
         chern_prediction(torch.zeros(2, 3))
 
@@ -127,7 +127,7 @@ def test_classifier_learns_a_clean_phase_quickly(tmp_path):
                                   weight_decay=1e-4), folder=tmp,
                  loss=chern_class_loss)
     tr.fit(symmetry_augmented(tensor_batches(x[:2500], y[:2500], 64, seed=1), seed=1))
-    acc = round_accuracy(_out(net.eval(), x[2500:]), y[2500:])
+    acc = accuracy(_out(net.eval(), x[2500:]), y[2500:])
     assert acc > np.mean(y[2500:] == 0) + 0.05
 
 

@@ -194,48 +194,77 @@ def test_predict_rejects_nan_missing_files_and_bad_weights(quick_run, tmp_path, 
     assert rc == 2 and "unknown file type" in err
 
 
-def test_train_base_and_rg_resume(quick_run, tmp_path, capsys):
+def _same_weights(model_file, stage_file) -> bool:
+    import torch
+    from safetensors.torch import load_file
+
+    a, b = load_file(model_file), load_file(stage_file)
+    return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_runs_the_reproduce_stages(quick_run, tmp_path, capsys):
+    """`topoml train` with the quick profile on the quick run's data: the same base and base ∘ RG networks as
+    the reproduction's stages, bit for bit (same stage functions, settings and seeds)."""
+    out, _ = quick_run
+    d = out / "data"
+    common = ["--profile", "quick", "--threads", "1"]
+    assert _run_cli(["train", "base", str(d / "train4"), "--test", str(d / "test4"), "--out", str(tmp_path / "b"),
+                     *common], capsys)[0] == 0
+    assert _same_weights(tmp_path / "b" / "model.safetensors", out / "jobs" / "base" / "best.safetensors")
+    rc, _, _ = _run_cli(["train", "rg", str(d / "train8"), "--base", str(tmp_path / "b" / "model.safetensors"),
+                         "--test", str(d / "test8"), "--test", str(d / "test16"), "--out", str(tmp_path / "r"),
+                         *common], capsys)
+    assert rc == 0
+    assert _same_weights(tmp_path / "r" / "model.safetensors", out / "jobs" / "rg" / "best.safetensors")
+    summary = json.loads((out / "summary.json").read_text())
+    rc, stdout, _ = _run_cli(["evaluate", str(d / "test16"), "--weights", str(tmp_path / "r" / "model.safetensors"),
+                              "--json"], capsys)
+    assert rc == 0 and json.loads(stdout)["accuracy"] == summary["rg"]["selected"]["acc16"]
+    # another seed gives another network
+    assert _run_cli(["train", "base", str(d / "train4"), "--out", str(tmp_path / "b2"), "--seed", "8", *common],
+                    capsys)[0] == 0
+    assert not _same_weights(tmp_path / "b2" / "model.safetensors", out / "jobs" / "base" / "best.safetensors")
+
+
+def test_train_resumes_and_checks_input(quick_run, tmp_path, capsys):
     out, _ = quick_run
     d = out / "data"
     argv = ["train", "base", str(d / "train4"), "--test", str(d / "test4"), "--out", str(tmp_path / "b"),
-            "--width", "4", "--depth", "3", "--epochs", "1", "--threads", "1"]
+            "--profile", "quick", "--set", "base.schedule=constant", "--set", "base_net.width=4", "--epochs", "1",
+            "--threads", "1"]
     assert _run_cli(argv, capsys)[0] == 0
     first = json.loads((tmp_path / "b" / "checkpoints" / "history.json").read_text())["epochs"]
     argv[argv.index("--epochs") + 1] = "2"  # rerun: resumes after epoch 0
     rc, stdout, _ = _run_cli(argv, capsys)
     hist = json.loads((tmp_path / "b" / "checkpoints" / "history.json").read_text())["epochs"]
     assert rc == 0 and "epoch 0:" not in stdout and [r["epoch"] for r in hist] == [0, 1] and hist[0] == first[0]
-    rc, _, _ = _run_cli(["train", "rg", str(d / "train8"), "--base", str(tmp_path / "b" / "model.safetensors"),
-                         "--test", str(d / "test8"), "--test", str(d / "test16"), "--out", str(tmp_path / "r"),
-                         "--width", "4", "--depth", "3", "--epochs", "1", "--init-samples", "512",
-                         "--threads", "1"], capsys)
-    assert rc == 0
-    rc, stdout, _ = _run_cli(["evaluate", str(d / "test16"), "--weights", str(tmp_path / "r" / "model.safetensors"),
-                              "--json"], capsys)
-    assert rc == 0 and json.loads(stdout)["lattice_size"] == 16
     # an RG network on top of the run's model, whose base is the invariant classifier: class loss, reloadable
     rc, _, _ = _run_cli(["train", "rg", str(d / "train8"), "--base", str(out / "model.safetensors"),
-                         "--test", str(d / "test8"), "--out", str(tmp_path / "ri"), "--width", "4", "--depth", "3",
-                         "--epochs", "1", "--init-samples", "256", "--threads", "1"], capsys)
+                         "--test", str(d / "test8"), "--out", str(tmp_path / "ri"), "--profile", "quick",
+                         "--init", "random", "--set", "rg_net.width=4", "--epochs", "1", "--threads", "1"], capsys)
     assert rc == 0
     from topoml.train.checkpoint import load_model
 
     net, meta = load_model(tmp_path / "ri" / "model.safetensors")
     assert meta["net"]["kwargs"]["base_kind"] == "invariant" and type(net.base).__name__ == "InvariantBaseNet"
+    assert meta["net"]["kwargs"]["rg"]["width"] == 4 and meta["stage"] == "rg_scratch"
     rc, _, err = _run_cli(["train", "rg", str(d / "train8"), "--out", str(tmp_path / "r2")], capsys)
     assert rc == 2 and "--base" in err
     rc, _, err = _run_cli(["train", "base", str(d / "train8"), "--out", str(tmp_path / "r3")], capsys)
     assert rc == 2 and "4x4" in err
+    rc, _, err = _run_cli(["train", "base", str(d / "train4"), "--out", str(tmp_path / "r4"), "--set", "base.lrr=1"],
+                          capsys)
+    assert rc == 2 and "base.lrr" in err and len(err.strip().splitlines()) == 1
 
 
 def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
     """The shipped base ∘ RG weights: safetensors with a network description and its measured accuracy;
     on clean lattices deep inside the three phases they give the Bott label at N = 4, 8, 16."""
-    from topoml.cli_models import packaged_weights
+    from topoml.evaluate.predict import packaged_weights
     from topoml.hamiltonians.pip import clean_lattice
     from topoml.invariants.bott import bott_index
     from topoml.train.checkpoint import load_model
-    from topoml.train.trainer import predict_batches
+    from topoml.train.trainer import predict
 
     net, meta = load_model(packaged_weights())
     assert meta["net"]["name"] == "margalit2022.chern" and 0.5 < meta["accuracy"]["8"] <= 1
@@ -244,7 +273,7 @@ def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
         x = np.stack([clean_lattice(n, mu, tm, 0.15) for mu, tm in points]).astype(np.float32)
         labels = bott_index(x).label
         assert set(labels.tolist()) == {-1, 0, 1}
-        np.testing.assert_array_equal(np.rint(predict_batches(net, x)), labels, err_msg=f"N = {n}")
+        np.testing.assert_array_equal(np.rint(predict(net, x)), labels, err_msg=f"N = {n}")
 
 
 def test_predict_help_states_the_packaged_accuracy(capsys):

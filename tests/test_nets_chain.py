@@ -160,7 +160,7 @@ def test_low_rank_and_pruned_copy():
 
 def test_pruning_curve_full_rank_equals_unpruned():
     from topoml.evaluate.metrics import accuracy
-    from topoml.train.loop import predict
+    from topoml.train.trainer import predict
 
     s = cs.chain_set(60, 8, R=1, w_max=(1.0,), rng=0)
     torch.manual_seed(0)

@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from topoml.errors import CheckpointError, ConfigError, ShapeError
+from topoml.evaluate.metrics import accuracy
 from topoml.nets.registry import count_parameters, get_net
 from topoml.nets.rg import AveragesNet, BaseNet, CompoundNet, Decimation, RGNet, chern_net, decimation, rg_steps
 from topoml.train.checkpoint import load_model, model_bytes
-from topoml.train.trainer import TrainConfig, Trainer, chern_loss, round_accuracy, tensor_batches
+from topoml.train.trainer import TrainConfig, Trainer, chern_loss, tensor_batches
 
 
 def _lattices(n, size, seed=0):
@@ -188,9 +189,9 @@ def test_chern_loss_and_accuracy():
     assert chern_loss(p, t).item() == pytest.approx(((0.5 + 0.25) + 0 + (1 + 1)) / 3)
     q = torch.zeros(2, 4, 4, 3) + 0.1
     assert chern_loss(q, torch.zeros_like(q)).item() == pytest.approx(48 * 0.11, rel=1e-5)  # summed over sites/channels
-    assert round_accuracy(np.array([0.4, 0.6, -1.4]), np.array([0, 1, -1])) == 1.0
+    assert accuracy(np.array([0.4, 0.6, -1.4]), np.array([0, 1, -1])) == 1.0
     with pytest.raises(ShapeError):
-        round_accuracy(np.zeros(2), np.zeros(3))
+        accuracy(np.zeros(2), np.zeros(3))
 
 
 def _toy(tmp, epochs, seed=0):
@@ -199,7 +200,7 @@ def _toy(tmp, epochs, seed=0):
     x = _lattices(200, 4, seed=1)
     y = torch.sign(x[..., 0].mean(dim=(1, 2)))
     tr = Trainer(net, TrainConfig(epochs=epochs, batch_size=32, lr=0.01), tmp,
-                 evaluate=lambda n: {"acc": round_accuracy(n(x).detach().numpy(), y.numpy())}, select="acc")
+                 evaluate=lambda n: {"acc": accuracy(n(x).detach().numpy(), y.numpy())}, select="acc")
     tr.fit(tensor_batches(x, y, 32, seed=5))
     return net, tr
 
@@ -246,7 +247,7 @@ def test_train_config_validation():
 
 
 def test_read_model_metadata_reads_the_header_and_refuses_other_files(tmp_path):
-    from topoml.cli_models import packaged_weights
+    from topoml.evaluate.predict import packaged_weights
     from topoml.errors import CheckpointError
     from topoml.train.checkpoint import load_model, read_model_metadata
 

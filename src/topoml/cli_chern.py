@@ -54,9 +54,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _network(args: argparse.Namespace, x):
     import numpy as np
 
-    from topoml.cli_models import _load_model, predict_chern
+    from topoml.evaluate.predict import load_chern_model, predict_chern
 
-    net, _ = _load_model(args.weights)
+    net, _ = load_chern_model(args.weights)
     label, _raw, dist = predict_chern(net, x)
     return label, np.full(len(x), np.nan), dist, np.zeros(len(x), dtype=bool)  # a network has no certificate
 
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         Impossible option combinations (``--kappa`` without the localizer, ``--weights`` without the
         network, Dask without ``distributed``).
     """
-    from topoml.cli_models import load_lattices
+    from topoml.evaluate.predict import load_lattices
 
     if args.kappa is not None and args.method != "localizer":
         raise ConfigError("--kappa applies to --method localizer only")

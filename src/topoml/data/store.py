@@ -212,20 +212,16 @@ def check_arrays(
     Raises
     ------
     ShapeError
-        Wrong shapes: ``inputs`` not (n, N, N, 3) with a square lattice, lengths that disagree.
+        Wrong shapes: ``inputs`` not (n, N, N, 3) with a square lattice, ``N >= 2``
+        (:func:`topoml.hamiltonians.pip.check_lattice`), lengths that disagree.
     InputError
         NaN/inf (also after the cast to float32), non-integer labels.
     """
+    from topoml.hamiltonians.pip import check_lattice
+
     x = np.asarray(inputs)
-    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[1] != x.shape[2] or x.shape[1] < 1:
-        raise ShapeError(f"inputs must have shape (n, N, N, 3) (square lattice, 3 channels), got {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
-        raise InputError(f"inputs must be a real numeric array, got dtype {x.dtype}")
+    out = {"inputs": np.ascontiguousarray(check_lattice(x, batch=True, name="inputs", dtype=FIELDS["inputs"][0]))}
     n, size = x.shape[0], x.shape[1]
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported just below
-        out = {"inputs": np.ascontiguousarray(x, dtype=FIELDS["inputs"][0])}
-    if not np.all(np.isfinite(out["inputs"])):
-        raise InputError("inputs contain NaN or inf (or values beyond float32 range); store finite lattices only")
     lab = np.asarray(labels)
     if lab.size and not np.issubdtype(lab.dtype, np.integer):
         raise InputError(f"labels must be integers, got dtype {lab.dtype}; round the raw invariant first")

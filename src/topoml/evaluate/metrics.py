@@ -18,11 +18,37 @@ DELTA_BINS = (0.1, 0.13, 0.167, 0.2)
 
 
 def accuracy(prediction: np.ndarray, label: np.ndarray) -> float:
-    """Fraction of samples with ``rint(prediction) == label`` (shapes (n,), n >= 1)."""
-    p = np.asarray(prediction, dtype=np.float64)
+    """Fraction of samples whose predicted integer invariant equals the label: the accuracy of topoml.
+
+    Parameters
+    ----------
+    prediction : ndarray of shape (n,) or (n, 5)
+        Real network outputs (the prediction is the nearest integer, ``rint``, ties to even) or
+        integer predictions; or class scores over :data:`topoml.nets.rg.CHERN_CLASSES` (logits or
+        probabilities; the prediction is the best class).
+    label : ndarray of int, shape (n,), n >= 1
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Raises
+    ------
+    ShapeError
+        Shapes other than the above, or an empty set.
+    """
+    p = np.asarray(prediction)
     y = np.asarray(label)
+    if p.ndim == 2 and y.ndim == 1 and len(p) == len(y):
+        from topoml.nets.rg import CHERN_CLASSES
+
+        if p.shape[1] != len(CHERN_CLASSES):
+            raise ShapeError(f"class scores must have shape (n, {len(CHERN_CLASSES)}), got {p.shape}")
+        p = np.argmax(p, axis=1) + CHERN_CLASSES[0]
+    p = p.astype(np.float64)
     if p.shape != y.shape or p.ndim != 1 or len(p) == 0:
-        raise ShapeError(f"prediction and label must be 1D of equal non-zero length, got {p.shape} and {y.shape}")
+        raise ShapeError(f"prediction and label must be 1D of equal non-zero length (or class scores (n, 5)), "
+                         f"got {np.shape(prediction)} and {y.shape}")
     return float(np.mean(np.rint(p) == y))
 
 

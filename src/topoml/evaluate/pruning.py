@@ -82,7 +82,7 @@ def pruning_curve(net: nn.Module, param: str, x: np.ndarray, y: np.ndarray, ks: 
     list of float
     """
     from topoml.evaluate.metrics import accuracy
-    from topoml.train.loop import predict
+    from topoml.train.trainer import predict
 
     return [accuracy(predict(pruned(net, param, int(k)), x), y) for k in ks]
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import time
-import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -40,9 +39,11 @@ from pydantic import ValidationError, field_validator
 
 from topoml.errors import ConfigError
 from topoml.experiments.config import StrictModel, load_profile
+from topoml.rng import derive_seed
 from topoml.rundir import RunDir, atomic_write_bytes
 
-__all__ = ["Margalit2022Config", "PAPER", "load_config", "run", "format_table"]
+__all__ = ["Margalit2022Config", "PAPER", "load_config", "run", "format_table", "fit_4x4", "fit_rg_init", "fit_rg",
+           "train_base", "train_rg"]
 
 #: Accuracies reported in the paper (%).
 PAPER = {
@@ -187,10 +188,6 @@ def load_config(profile: str = "default", overrides: dict | None = None, config_
     return load_profile(Margalit2022Config, "margalit2022", profile, overrides, config_file)
 
 
-def _seed(base: int, name: str) -> int:
-    return int(np.random.SeedSequence([base, zlib.crc32(name.encode())]).generate_state(1)[0])
-
-
 def _log(msg: str, progress: bool = True) -> None:
     """One line per step and epoch (always; ``progress`` only switches the tqdm bars of data generation)."""
     print(f"[margalit2022 {time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -266,19 +263,18 @@ def _train_config(st: StageSpec, seed: int):
 
 def _predict(net, x: np.ndarray, confidence: bool = False):
     """Predicted Chern numbers (int64) of lattices ``x`` (regression rounded, classes argmax), and with
-    ``confidence`` also the confidence of :func:`topoml.nets.rg.chern_prediction`."""
-    import torch
+    ``confidence`` also the confidence (:func:`topoml.evaluate.predict.predict_chern`)."""
+    from topoml.evaluate.predict import predict_chern
 
-    from topoml.nets.rg import chern_prediction
-    from topoml.train.trainer import predict_batches
-
-    c, q = chern_prediction(torch.from_numpy(predict_batches(net, x, batch_size=2048)))
-    return (c.numpy(), q.double().numpy()) if confidence else c.numpy()
+    c, _, q = predict_chern(net, x, batch_size=2048)
+    return (c, q) if confidence else c
 
 
-def _accuracy(net, data: _Data, name: str) -> float:
+def _accuracy(net, data, name: str) -> float:
+    from topoml.evaluate.metrics import accuracy
+
     x, y = data[name]
-    return float(np.mean(_predict(net, x) == y))
+    return accuracy(_predict(net, x), y)
 
 
 def _epoch_printer(stage: str, progress: bool):
@@ -289,18 +285,22 @@ def _epoch_printer(stage: str, progress: bool):
     return show
 
 
-def _fit_4x4(net, st: StageSpec, seed: int, folder: Path, data: _Data, stage: str, progress: bool, *,
-             loss=None, train: tuple[str, ...] = ("train4",)) -> dict:
-    """Train ``net`` on the 4×4 sets ``train`` (with ``loss``, default |d| + d²; symmetry augmentation if
-    ``st.augment``), keep the epoch with the best 4×4 test accuracy (``acc4``, uniform test set); the
-    boundary-biased ``test4_bb`` accuracy is recorded too when that set exists."""
+def fit_4x4(net, st: StageSpec, seed: int, folder: Path, data, stage: str, progress: bool, *,
+            loss=None, train: tuple[str, ...] = ("train4",)) -> dict:
+    """The 4×4 training stage (base network, ablation rows, averages baseline; also ``topoml train base``).
+
+    Trains ``net`` on the 4×4 sets ``train`` of ``data`` (a mapping name → (inputs, labels), e.g. a dict)
+    with ``loss`` (default |d| + d²; symmetry augmentation if ``st.augment``) and keeps the epoch with the
+    best 4×4 test accuracy (``acc4``, on ``data["test4"]``; the lowest training loss without that set);
+    the boundary-biased ``test4_bb`` accuracy is recorded too when that set exists. Checkpoints and
+    resume in ``folder``. Returns the stage's result (best epoch, its metrics, history)."""
     from topoml.train.trainer import Trainer, chern_loss, symmetry_augmented, tensor_batches
 
     def evaluate(n) -> dict:
         return {f"acc4{s}": _accuracy(n, data, f"test4{s}") for s in ("", "_bb") if f"test4{s}" in data}
 
     trainer = Trainer(net, _train_config(st, seed), folder, loss=loss or chern_loss, evaluate=evaluate,
-                      select="acc4")
+                      select="acc4" if "test4" in data else None)
     xs, ys = zip(*(data[t] for t in train))
     x, y = (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs), np.concatenate(ys))
     source = tensor_batches(x, y, st.batch_size, seed, samples_per_epoch=st.samples_per_epoch or None)
@@ -320,7 +320,7 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
     from topoml.nets.registry import count_parameters
     from topoml.train.checkpoint import load_state_bytes
 
-    seed = _seed(cfg.seed, "base")
+    seed = derive_seed(cfg.seed, "base")
     torch.manual_seed(seed)
     net = _base_net(cfg.base_net)
     done = rd.job_result("base")
@@ -329,7 +329,7 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
         load_state_bytes(net, (folder / "best.safetensors").read_bytes())
         return net, done
     t0 = time.time()
-    result = {**_fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net),
+    result = {**fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net),
                          train=tuple(cfg.base_train)),
               "parameters": count_parameters(net), "wall_seconds_this_session": time.time() - t0}
     rd.save_job("base", result)
@@ -347,12 +347,12 @@ def _stage_averages(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
     done = rd.job_result("averages")
     if done is not None:
         return done
-    seed = _seed(cfg.seed, "averages")
+    seed = derive_seed(cfg.seed, "averages")
     torch.manual_seed(seed)
     net = AveragesNet()
     xt, yt = data["test4"]
     avg = xt.astype(np.float64).mean(axis=(1, 2))
-    result = {**_fit_4x4(net, cfg.averages, seed, rd.job_dir("averages"), data, "averages", progress),
+    result = {**fit_4x4(net, cfg.averages, seed, rd.job_dir("averages"), data, "averages", progress),
               "net": net.config, "clean_formula_acc4": float(np.mean(clean_chern_number(avg[:, 0], avg[:, 1]) == yt))}
     rd.save_job("averages", result)
     return result
@@ -372,10 +372,10 @@ def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
         if done is None:
             spec = NetSpec.model_validate({**cfg.base_net.model_dump(), **row.base_net})
             st = StageSpec.model_validate({**cfg.base.model_dump(), **row.base})
-            seed = _seed(cfg.seed, "ablation")
+            seed = derive_seed(cfg.seed, "ablation")
             torch.manual_seed(seed)
             net = _base_net(spec)
-            res = _fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec), train=tuple(row.train))
+            res = fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec), train=tuple(row.train))
             res.pop("history")
             done = {**res, "parameters": count_parameters(net), "net": spec.model_dump(), "stage": st.model_dump(),
                     "train": row.train}
@@ -438,11 +438,10 @@ def _random_lattices(n: int, size: int, half_range: float, gen):
 def _stage_rg_init(cfg, rd: RunDir, base, data: _Data, progress: bool):
     import torch
 
-    from topoml.nets.rg import CompoundNet, RGNet, decimation
+    from topoml.nets.rg import CompoundNet, RGNet
     from topoml.train.checkpoint import load_state_bytes
-    from topoml.train.trainer import Trainer, decimation_batches
 
-    seed = _seed(cfg.seed, "rg_init")
+    seed = derive_seed(cfg.seed, "rg_init")
     torch.manual_seed(seed)
     rg = RGNet(**_net_kwargs(cfg.rg_net, "rg"))
     folder = rd.job_dir("rg_init")
@@ -450,7 +449,23 @@ def _stage_rg_init(cfg, rd: RunDir, base, data: _Data, progress: bool):
     if done is not None:
         load_state_bytes(rg, (folder / "best.safetensors").read_bytes())
         return rg, done
-    st, R = cfg.rg_init, cfg.init_range
+    result = {**fit_rg_init(rg, cfg.rg_init, seed, folder, cfg.init_range, progress),
+              **{f"compound_{k}": v for k, v in _compound_eval(data, (8, 16))(CompoundNet(base, rg)).items()}}
+    rd.save_job("rg_init", result)
+    return rg, result
+
+
+def fit_rg_init(rg, st: StageSpec, seed: int, folder: Path, init_range: float, progress: bool) -> dict:
+    """The decimation pre-training of an RG network (margalit2022 App. B 1; also ``topoml train rg``):
+    ``rg`` regressed onto 2×2 average pooling of lattices drawn uniform in ``[−init_range, init_range]``,
+    ``st.samples_per_epoch`` per epoch; the last epoch is kept (written to ``folder/best.safetensors``).
+    Checkpoints and resume in ``folder``. Returns the RMS errors on held-out 8×8 and 16×16 draws per epoch."""
+    import torch
+
+    from topoml.nets.rg import decimation
+    from topoml.train.trainer import Trainer, decimation_batches
+
+    R = init_range
     held = {n: _random_lattices(2000, n, R, torch.Generator().manual_seed(seed + n)) for n in (8, 16)}
 
     def evaluate(net) -> dict:
@@ -462,34 +477,43 @@ def _stage_rg_init(cfg, rd: RunDir, base, data: _Data, progress: bool):
     trainer.fit(decimation_batches(st.samples_per_epoch, st.batch_size, half_range=R, seed=seed),
                 on_epoch=_epoch_printer("rg_init", progress), progress=progress)
     # keep the last epoch (the regression target is fixed; no selection on test labels)
-    last = trainer.history[-1]
-    comp = CompoundNet(base, rg)
-    result = {"final_metrics": last["metrics"], "samples": st.samples_per_epoch * st.epochs,
-              "train_seconds": sum(r["train_seconds"] for r in trainer.history), "history": trainer.history,
-              **{f"compound_{k}": v for k, v in _compound_eval(data, (8, 16))(comp).items()}}
     atomic_write_bytes(folder / "best.safetensors", trainer.weights_bytes())
-    rd.save_job("rg_init", result)
-    return rg, result
+    return {"final_metrics": trainer.history[-1]["metrics"], "samples": st.samples_per_epoch * st.epochs,
+            "train_seconds": sum(r["train_seconds"] for r in trainer.history), "history": trainer.history}
 
 
 def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, job: str, st: StageSpec,
               train: str, select: str, eval_sizes=(8, 16)):
-    import torch
-
     from topoml.nets.rg import CompoundNet
     from topoml.train.checkpoint import load_state_bytes
-    from topoml.train.trainer import Trainer, tensor_batches
 
-    seed = _seed(cfg.seed, job)
     comp = CompoundNet(base, rg_start)
     folder = rd.job_dir(job)
     done = rd.job_result(job)
     if done is not None:
         load_state_bytes(comp, (folder / "best.safetensors").read_bytes())
         return comp, done
+    result = fit_rg(comp, st, derive_seed(cfg.seed, job), folder, data, progress, job=job, train=train,
+                    select=select, eval_sizes=eval_sizes, loss=_loss(cfg.base_net))
+    rd.save_job(job, result)
+    return comp, result
+
+
+def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *, job: str, train: str,
+           select: str | None, eval_sizes=(8, 16), loss=None) -> dict:
+    """An RG training stage (``rg``, ``rg_scratch``, ``tied``; also ``topoml train rg``): the compound
+    ``comp = base ∘ RG^k`` (base frozen) trained with ``loss`` (default |d| + d²) on ``data[train]``,
+    evaluated after every epoch on ``test{n}`` for ``n`` in ``eval_sizes`` (those in ``data``, a mapping
+    name → (inputs, labels)); the epoch with the best ``select`` metric is kept (loaded into ``comp``;
+    ``None``: the lowest training loss). Checkpoints and resume in ``folder``. Returns the stage's result."""
+    import torch
+
+    from topoml.train.trainer import Trainer, chern_loss, tensor_batches
+
     evaluate = _compound_eval(data, eval_sizes)
     initial = evaluate(comp)
-    trainer = Trainer(comp, _train_config(st, seed), folder, evaluate=evaluate, select=select, loss=_loss(cfg.base_net))
+    trainer = Trainer(comp, _train_config(st, seed), folder, evaluate=evaluate, select=select,
+                      loss=loss or chern_loss)
     x, y = data[train]
     torch.manual_seed(seed)
     trainer.fit(tensor_batches(x, y, st.batch_size, seed), on_epoch=_epoch_printer(job, progress),
@@ -504,8 +528,46 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
     if "test32" in data:
         result["selected"]["acc32"] = _accuracy(comp, data, "test32")
         result["n_test32"] = len(data["test32"][1])
-    rd.save_job(job, result)
-    return comp, result
+    return result
+
+
+def train_base(cfg: Margalit2022Config, data, folder: Path, progress: bool = False):
+    """``topoml train base``: the base stage of profile ``cfg`` (its ``base_net``, ``base`` stage and seed)
+    on ``data`` (``{"train4": (x, y)}`` plus an optional ``"test4"`` that selects the epoch), checkpoints in
+    ``folder``. Returns ``(net, (registry name, kwargs), result)``; the same network as ``reproduce``'s
+    base stage on the same data."""
+    import torch
+
+    seed = derive_seed(cfg.seed, "base")
+    torch.manual_seed(seed)
+    net = _base_net(cfg.base_net)
+    result = fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net))
+    name = "margalit2022.base_invariant" if cfg.base_net.kind == "invariant" else "margalit2022.base"
+    return net, (name, _net_kwargs(cfg.base_net, "base")), result
+
+
+def train_rg(cfg: Margalit2022Config, base, data, train: str, folder: Path, init_folder: Path, *,
+             random_init: bool = False, select: str | None = None, progress: bool = False):
+    """``topoml train rg``: an RG network of profile ``cfg`` (``rg_net``; stage ``rg`` after the ``rg_init``
+    decimation pre-training in ``init_folder``, or ``rg_scratch`` from a random initialization) inside
+    ``base ∘ RG^k`` (``base`` frozen; class loss for a class head), trained on ``data[train]``, evaluated on
+    every ``test{n}`` of ``data`` and selected by ``select``. Returns ``(compound, rg kwargs, result)``."""
+    import torch
+
+    from topoml.nets.rg import CompoundNet, RGNet
+    from topoml.train.trainer import chern_class_loss, chern_loss
+
+    job = "rg_scratch" if random_init else "rg"
+    torch.manual_seed(derive_seed(cfg.seed, "rg_scratch_init" if random_init else "rg_init"))
+    rg = RGNet(**_net_kwargs(cfg.rg_net, "rg"))
+    if not random_init:
+        fit_rg_init(rg, cfg.rg_init, derive_seed(cfg.seed, "rg_init"), init_folder, cfg.init_range, progress)
+    comp = CompoundNet(base, rg)
+    sizes = sorted(int(k[4:]) for k in data if k.startswith("test"))
+    loss = chern_class_loss if getattr(base, "config", {}).get("head") == "classes" else chern_loss
+    result = fit_rg(comp, getattr(cfg, job), derive_seed(cfg.seed, job), folder, data, progress, job=job,
+                    train=train, select=select, eval_sizes=tuple(sizes), loss=loss)
+    return comp, _net_kwargs(cfg.rg_net, "rg"), result
 
 
 # --------------------------------------------------------------------------------------- figures
@@ -672,7 +734,7 @@ def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict
     comp, results["rg"] = _stage_rg(cfg, rd, base, copy.deepcopy(rg0), data, progress, job="rg", st=cfg.rg,
                                     train="train8", select="acc16")
     _log(f"rg (decimation init): {results['rg']['selected']}", progress)
-    torch.manual_seed(_seed(cfg.seed, "rg_scratch_init"))
+    torch.manual_seed(derive_seed(cfg.seed, "rg_scratch_init"))
     from topoml.nets.rg import RGNet
 
     scratch = RGNet(**_net_kwargs(cfg.rg_net, "rg"))

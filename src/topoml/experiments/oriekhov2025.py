@@ -5,7 +5,7 @@ chains, benchmarked against generic networks.
 Only the abstract and summaries of the paper are available (``docs/spec-oriekhov2025.md``): the claims
 are reproduced qualitatively with sizes, ranges and networks of our own (all in the config).
 
-Thin driver: config → data (:mod:`topoml.data.chain_sets`) → training jobs (:mod:`topoml.train.loop`,
+Thin driver: config → data (:mod:`topoml.data.chain_sets`) → training jobs (:mod:`topoml.train.trainer`,
 parallel and resumable via :mod:`topoml.experiments.runner`) → evaluation → report. Studies:
 
 1. accuracy and trainability (fraction of seeds reaching the target accuracy, epochs to get there);
@@ -23,7 +23,6 @@ amplitudes ``(a, b)`` of shape ``(2, L, L)``; the topo and sublattice networks f
 from __future__ import annotations
 
 import time
-import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from topoml.data import chain_sets as cs
 from topoml.errors import ConfigError
 from topoml.experiments.config import StrictModel, load_profile
 from topoml.experiments.runner import run_jobs
+from topoml.rng import derive_seed
 from topoml.rundir import QUICK_NOTE, RunDir, md_cell
 
 __all__ = ["Oriekhov2025Config", "CLAIMS", "load_config", "run", "build_datasets", "format_table"]
@@ -137,11 +137,6 @@ def load_config(profile: str = "default", overrides: dict | None = None, config_
     return load_profile(Oriekhov2025Config, "oriekhov2025", profile, overrides, config_file)
 
 
-def _seed(base: int, name: str) -> int:
-    """A stable seed for ``name`` derived from the base seed."""
-    return int(np.random.SeedSequence([base, zlib.crc32(name.encode())]).generate_state(1)[0])
-
-
 # --------------------------------------------------------------------------------------- data
 @lru_cache(maxsize=2)
 def _datasets_cached(config_json: str) -> dict[str, cs.ChainSet]:
@@ -161,22 +156,23 @@ def build_datasets(cfg: Oriekhov2025Config) -> dict[str, cs.ChainSet]:
     kw = dict(R=cfg.R, v_max=cfg.v_max, w_max=tuple(cfg.w_max))
     labels = tuple(cfg.train_labels)
     sets = {
-        "train": cs.chain_set(cfg.n_train, L, labels=labels, disorder=cfg.train_disorder, rng=_seed(s, "train"),
+        "train": cs.chain_set(cfg.n_train, L, labels=labels, disorder=cfg.train_disorder, rng=derive_seed(s, "train"),
                               name="train", **kw),
-        "val": cs.chain_set(cfg.n_val, L, labels=labels, rng=_seed(s, "val"), name="val", **kw),
-        "test": cs.chain_set(cfg.n_test, L, labels=labels, rng=_seed(s, "test"), name="test", **kw),
-        "unseen": cs.chain_set(cfg.n_test, L, labels=(cfg.unseen_label,), rng=_seed(s, "unseen"), name="unseen", **kw),
+        "val": cs.chain_set(cfg.n_val, L, labels=labels, rng=derive_seed(s, "val"), name="val", **kw),
+        "test": cs.chain_set(cfg.n_test, L, labels=labels, rng=derive_seed(s, "test"), name="test", **kw),
+        "unseen": cs.chain_set(cfg.n_test, L, labels=(cfg.unseen_label,), rng=derive_seed(s, "unseen"), name="unseen",
+                               **kw),
     }
     test = sets["test"]
     sets["periodic"] = cs.relabel(test, periodic=True, name="periodic")
     sets["masked"] = cs.ChainSet(cs.mask_edges(test.x, cfg.edge_cells), test.label, test.value, test.v, test.w, name="masked")
-    sets["scrambled"] = cs.ChainSet(cs.scramble(test.x, rng=_seed(s, "scramble")), test.label, test.value, test.v, test.w,
-                                    name="scrambled")
+    sets["scrambled"] = cs.ChainSet(cs.scramble(test.x, rng=derive_seed(s, "scramble")), test.label, test.value,
+                                    test.v, test.w, name="scrambled")
     for kind in ("hopping", "onsite"):
-        for W, d in cs.disorder_series(test, cfg.disorder_strengths, kind, rng=_seed(s, kind)).items():
+        for W, d in cs.disorder_series(test, cfg.disorder_strengths, kind, rng=derive_seed(s, kind)).items():
             sets[f"{kind}-{W:g}"] = d
     for n in cfg.other_L:
-        sets[f"L={n}"] = cs.chain_set(cfg.n_test, n, labels=labels, rng=_seed(s, f"L{n}"), name=f"L={n}", **kw)
+        sets[f"L={n}"] = cs.chain_set(cfg.n_test, n, labels=labels, rng=derive_seed(s, f"L{n}"), name=f"L={n}", **kw)
     return sets
 
 
@@ -214,12 +210,12 @@ def _jobs(cfg: Oriekhov2025Config) -> list[dict]:
     jobs = []
     for net in cfg.nets:
         for k in range(cfg.seeds):
-            jobs.append({"id": f"{net}-seed{k}", "net": net, "init": None, "seed": _seed(cfg.seed, f"{net}-{k}")})
+            jobs.append({"id": f"{net}-seed{k}", "net": net, "init": None, "seed": derive_seed(cfg.seed, f"{net}-{k}")})
     for net in cfg.topo_nets:
         for init in cfg.inits:
             for k in range(cfg.seeds):
                 jobs.append({"id": f"{net}-{init}-seed{k}", "net": net, "init": init,
-                             "seed": _seed(cfg.seed, f"{net}-{init}-{k}")})
+                             "seed": derive_seed(cfg.seed, f"{net}-{init}-{k}")})
     for j in jobs:
         j["config"] = cfg.model_dump_json()
     return jobs
@@ -240,21 +236,21 @@ def _train_job(job: dict) -> tuple[dict, dict[str, bytes]]:
     from topoml.evaluate.metrics import accuracy
     from topoml.invariants.real_space import winding_tensor
     from topoml.train.checkpoint import state_bytes
-    from topoml.train.loop import FitConfig, fit, predict
+    from topoml.train.trainer import TrainConfig, fit_arrays, predict
 
     cfg = Oriekhov2025Config.model_validate_json(job["config"])
     sets = _datasets_cached(job["config"])
     torch.manual_seed(job["seed"])
     net = _build(cfg, job["net"], job["init"])
     lr = cfg.topo_lr if job["net"] in TOPO else cfg.lr
-    fc = FitConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=lr)
+    tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adam", lr=lr, seed=job["seed"], fused=True)
     train, val = sets["train"], sets["val"]
-    hist = fit(net, train.x, train.label, fc, seed=job["seed"], validation=(val.x, val.label))
+    hist = fit_arrays(net, train.x, train.label, tc, validation=(val.x, val.label), shuffle="chained")
     size_agnostic = bool(getattr(net, "size_agnostic", False))
     acc = {name: accuracy(predict(net, sets[name].x), sets[name].label) for name in _eval_sets(cfg, size_agnostic)}
     result = {
         "id": job["id"], "net": job["net"], "init": job["init"], "seed": job["seed"], "accuracy": acc,
-        "history": hist.to_dict(), "epochs_to_target": _first_reaching(hist.val_accuracy, cfg.target_accuracy),
+        "history": hist, "epochs_to_target": _first_reaching(hist["val_accuracy"], cfg.target_accuracy),
     }
     if job["net"] in TOPO:
         with torch.no_grad():

@@ -2,7 +2,7 @@
 PRL 120, 066401 (2018): a CNN learns the winding number of 1D chiral Hamiltonians and generalizes to
 winding numbers it never saw.
 
-Thin driver: config → data (:mod:`topoml.data.winding_sets`) → training jobs (:mod:`topoml.train.loop`,
+Thin driver: config → data (:mod:`topoml.data.winding_sets`) → training jobs (:mod:`topoml.train.trainer`,
 run in parallel and resumable by :mod:`topoml.experiments.runner`) → evaluation → report. Studies:
 
 * Table I: FC, CNN and CNN variants (``nets``) on tests (i)-(iv), mean ± spread over seeds, plus test (i)
@@ -19,7 +19,6 @@ run in parallel and resumable by :mod:`topoml.experiments.runner`) → evaluatio
 from __future__ import annotations
 
 import time
-import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 from topoml.data import winding_sets as ws
 from topoml.experiments.config import StrictModel, load_profile
 from topoml.experiments.runner import run_jobs
+from topoml.rng import derive_seed
 from topoml.rundir import QUICK_NOTE, RunDir, md_cell
 
 __all__ = ["Zhang2018Config", "PAPER", "load_config", "run", "build_datasets"]
@@ -122,11 +122,6 @@ def load_config(profile: str = "default", overrides: dict | None = None, config_
     return load_profile(Zhang2018Config, "zhang2018", profile, overrides, config_file)
 
 
-def _seed(base: int, name: str) -> int:
-    """A stable seed for ``name`` derived from the base seed."""
-    return int(np.random.SeedSequence([base, zlib.crc32(name.encode())]).generate_state(1)[0])
-
-
 # --------------------------------------------------------------------------------------- data
 @lru_cache(maxsize=2)
 def _datasets_cached(config_json: str) -> dict[str, ws.WindingSet]:
@@ -138,20 +133,22 @@ def build_datasets(cfg: Zhang2018Config) -> dict[str, ws.WindingSet]:
     """All data sets of the reproduction, each seeded from ``cfg.seed`` and its name."""
     s, L, c = cfg.seed, cfg.L, cfg.c
     sets = {
-        "train": ws.fourier_set(cfg.n_train, c=c, L=L, rng=_seed(s, "train"), name="train"),
-        "val": ws.fourier_set(cfg.n_val, c=c, L=L, rng=_seed(s, "val"), name="val"),
-        "i": ws.fourier_set(cfg.n_test, c=c, L=L, rng=_seed(s, "i"), name="i"),
-        "i_paper": ws.continuum_fourier_set(cfg.n_test, c=c, L=L, rng=_seed(s, "i_paper"), name="i_paper"),
-        "ii": ws.wind_unwind_set(cfg.n_test, c=c, L=L, rng=_seed(s, "ii"), name="ii"),
-        "iii": ws.prescribed_winding_set(cfg.n_test, (3, -3), c=c, L=L, rng=_seed(s, "iii"), name="iii"),
-        "iv": ws.prescribed_winding_set(cfg.n_test, (4, -4), c=c, L=L, rng=_seed(s, "iv"), name="iv"),
+        "train": ws.fourier_set(cfg.n_train, c=c, L=L, rng=derive_seed(s, "train"), name="train"),
+        "val": ws.fourier_set(cfg.n_val, c=c, L=L, rng=derive_seed(s, "val"), name="val"),
+        "i": ws.fourier_set(cfg.n_test, c=c, L=L, rng=derive_seed(s, "i"), name="i"),
+        "i_paper": ws.continuum_fourier_set(cfg.n_test, c=c, L=L, rng=derive_seed(s, "i_paper"), name="i_paper"),
+        "ii": ws.wind_unwind_set(cfg.n_test, c=c, L=L, rng=derive_seed(s, "ii"), name="ii"),
+        "iii": ws.prescribed_winding_set(cfg.n_test, (3, -3), c=c, L=L, rng=derive_seed(s, "iii"), name="iii"),
+        "iv": ws.prescribed_winding_set(cfg.n_test, (4, -4), c=c, L=L, rng=derive_seed(s, "iv"), name="iv"),
         "v": ws.prescribed_winding_set(cfg.n_test, tuple(w for a in range(5, 9) for w in (a, -a)), c=cfg.c_wide, L=L,
-                                       rng=_seed(s, "v"), name="v"),
-        "train_c2": ws.fourier_set(cfg.n_train, c=2, L=L, class_mix=None, rng=_seed(s, "train_c2"), name="train_c2"),
-        "ssh_train": ws.ssh_set(cfg.n_ssh_train, L=L, rng=_seed(s, "ssh_train"), name="ssh_train"),
-        "ssh_test": ws.ssh_set(cfg.n_test, L=L, rng=_seed(s, "ssh_test"), name="ssh_test"),
+                                       rng=derive_seed(s, "v"), name="v"),
+        "train_c2": ws.fourier_set(cfg.n_train, c=2, L=L, class_mix=None, rng=derive_seed(s, "train_c2"),
+                                   name="train_c2"),
+        "ssh_train": ws.ssh_set(cfg.n_ssh_train, L=L, rng=derive_seed(s, "ssh_train"), name="ssh_train"),
+        "ssh_test": ws.ssh_set(cfg.n_test, L=L, rng=derive_seed(s, "ssh_test"), name="ssh_test"),
         "general01": ws.fourier_set(
-            cfg.n_test, c=c, L=L, class_mix={0: 0.5, 1: 0.5}, allowed=(0, 1), rng=_seed(s, "general01"), name="general01"
+            cfg.n_test, c=c, L=L, class_mix={0: 0.5, 1: 0.5}, allowed=(0, 1), rng=derive_seed(s, "general01"),
+            name="general01",
         ),
     }
     return sets
@@ -164,18 +161,19 @@ def _jobs(cfg: Zhang2018Config) -> list[dict]:
         for net in cfg.nets:
             # every network of a seed k trains on the same mini-batch order from the same torch seed
             jobs.append({"id": f"table1-{net}-seed{k}", "net": net, "data": "train", "epochs": cfg.epochs,
-                         "l2": 0.0, "noise": 0.0, "seed": _seed(cfg.seed, f"cnn-{k}" if net != "fc" else f"fc-{k}"),
+                         "l2": 0.0, "noise": 0.0,
+                         "seed": derive_seed(cfg.seed, f"cnn-{k}" if net != "fc" else f"fc-{k}"),
                          "eval": list(ALL_TESTS)})
     for k in range(cfg.c2_seeds):
         jobs.append({"id": f"c2-cnn-seed{k}", "net": "cnn", "data": "train_c2", "epochs": cfg.c2_epochs,
-                     "l2": 0.0, "noise": 0.0, "seed": _seed(cfg.seed, f"c2-{k}"), "eval": list(ALL_TESTS)})
+                     "l2": 0.0, "noise": 0.0, "seed": derive_seed(cfg.seed, f"c2-{k}"), "eval": list(ALL_TESTS)})
     for noise in (0.0, cfg.noise_fraction):
         for lam in cfg.l2_values:
             tag = "noisy" if noise > 0 else "clean"
             jobs.append({"id": f"l2-{tag}-{lam:g}", "net": "cnn", "data": "train", "epochs": cfg.sweep_epochs,
-                         "l2": lam, "noise": noise, "seed": _seed(cfg.seed, "l2-sweep"), "eval": list(TESTS)})
+                         "l2": lam, "noise": noise, "seed": derive_seed(cfg.seed, "l2-sweep"), "eval": list(TESTS)})
     jobs.append({"id": "ssh-linear", "net": "linear", "data": "ssh_train", "epochs": cfg.ssh_epochs, "l2": 0.0,
-                 "noise": 0.0, "seed": _seed(cfg.seed, "ssh"), "eval": ["ssh_test", "general01"]})
+                 "noise": 0.0, "seed": derive_seed(cfg.seed, "ssh"), "eval": ["ssh_test", "general01"]})
     for j in jobs:
         j["config"] = cfg.model_dump_json()
     return jobs
@@ -188,7 +186,7 @@ def _train_job(job: dict) -> tuple[dict, dict[str, bytes]]:
     from topoml.evaluate.metrics import accuracy
     from topoml.nets import get_net
     from topoml.train.checkpoint import state_bytes
-    from topoml.train.loop import FitConfig, fit, predict
+    from topoml.train.trainer import TrainConfig, fit_arrays, predict
 
     cfg = Zhang2018Config.model_validate_json(job["config"])
     sets = _datasets_cached(job["config"])
@@ -198,12 +196,13 @@ def _train_job(job: dict) -> tuple[dict, dict[str, bytes]]:
         y = ws.add_label_noise(y, job["noise"], rng=job["seed"])
     torch.manual_seed(job["seed"])
     net = get_net(f"zhang2018.{job['net']}", L=cfg.L)
-    fc = FitConfig(epochs=job["epochs"], batch_size=cfg.batch_size, lr=cfg.lr, l2=job["l2"], schedule=cfg.schedule)
-    hist = fit(net, train.x, y, fc, seed=job["seed"], validation=(sets["val"].x, sets["val"].w))
+    tc = TrainConfig(epochs=job["epochs"], batch_size=cfg.batch_size, optimizer="adam", lr=cfg.lr, l2=job["l2"],
+                     schedule=cfg.schedule, seed=job["seed"], fused=True)
+    hist = fit_arrays(net, train.x, y, tc, validation=(sets["val"].x, sets["val"].w), shuffle="chained")
     acc = {name: accuracy(predict(net, sets[name].x), sets[name].w) for name in job["eval"]}
     result = {
         "id": job["id"], "net": job["net"], "data": job["data"], "seed": job["seed"], "l2": job["l2"],
-        "noise": job["noise"], "epochs": job["epochs"], "accuracy": acc, "history": hist.to_dict(),
+        "noise": job["noise"], "epochs": job["epochs"], "accuracy": acc, "history": hist,
         "probe": probe_uniform_windings(net, cfg.L) if job["net"] != "linear" else None,
     }
     return result, {"weights.safetensors": state_bytes(net, metadata={"net": f"zhang2018.{job['net']}"})}
@@ -347,7 +346,7 @@ def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict
     from topoml.evaluate.metrics import mean_spread
     from topoml.nets import count_parameters, get_net
     from topoml.plotting import epoch_axis, heatmap, histograms, line_plot, new_axes
-    from topoml.train.loop import predict
+    from topoml.train.trainer import predict
 
     t0 = time.perf_counter()
     rundir = RunDir(out, cfg.model_dump(), seed=cfg.seed)

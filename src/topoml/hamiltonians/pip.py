@@ -57,6 +57,7 @@ __all__ = [
     "CHANNELS",
     "MIN_SIZE",
     "check_lattice",
+    "check_lattice_shape",
     "hoppings",
     "clean_lattice",
     "disordered_lattice",
@@ -78,8 +79,41 @@ CHANNELS = ("mu", "t_minus", "delta")
 MIN_SIZE = 2
 
 
-def check_lattice(x: np.ndarray, *, batch: bool | None = None, name: str = "x") -> np.ndarray:
-    """Validate a lattice (or a batch of lattices) and return it as float64.
+def check_lattice_shape(shape: tuple[int, ...], *, batch: bool | None = None, name: str = "x") -> None:
+    """The shape rule of lattices, shared by :func:`check_lattice` and the networks' input check
+    (:func:`topoml.nets.rg.check_lattice_batch`): ``(N, N, 3)`` or ``(n, N, N, 3)``, channels
+    ``(mu, t_minus, delta)`` last, ``N >= 2``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+    batch : bool or None
+        ``True``: require ``(n, N, N, 3)``; ``False``: require ``(N, N, 3)``; ``None``: accept either.
+    name : str
+        Name of the argument, used in error messages.
+
+    Raises
+    ------
+    ShapeError
+        Wrong number of axes, last axis not 3, non-square lattice, or ``N < 2``.
+    """
+    shape = tuple(shape)
+    allowed = {None: (3, 4), False: (3,), True: (4,)}[batch]
+    if len(shape) not in allowed or shape[-1] != 3:
+        want = {None: "(N, N, 3) or (n, N, N, 3)", False: "(N, N, 3)", True: "(n, N, N, 3)"}[batch]
+        raise ShapeError(f"{name} must have shape {want} with channels (mu, t_minus, delta) last, got {shape}")
+    if shape[-3] != shape[-2]:
+        raise ShapeError(f"{name} must be a square N×N lattice, got {shape[-3]}×{shape[-2]} (shape {shape})")
+    if shape[-2] < MIN_SIZE:
+        raise ShapeError(f"{name}: lattice size N must be >= {MIN_SIZE}, got N = {shape[-2]}")
+
+
+def check_lattice(x: np.ndarray, *, batch: bool | None = None, name: str = "x",
+                  dtype: type = np.float64) -> np.ndarray:
+    """Validate a lattice (or a batch of lattices) and return it as float64 (or ``dtype``).
+
+    The one validation of lattice arrays: the exact methods take float64 (default), the networks
+    float32 (:func:`topoml.evaluate.predict.check_lattices`).
 
     Parameters
     ----------
@@ -89,32 +123,29 @@ def check_lattice(x: np.ndarray, *, batch: bool | None = None, name: str = "x") 
         ``True``: require ``(n, N, N, 3)``; ``False``: require ``(N, N, 3)``; ``None``: accept either.
     name : str
         Name of the argument, used in error messages.
+    dtype : numpy float type, default float64
+        Values must stay finite after the cast (e.g. ``1e300`` fails for float32).
 
     Returns
     -------
-    ndarray of float64, same shape
+    ndarray of ``dtype``, same shape
 
     Raises
     ------
     ShapeError
-        Wrong number of axes, last axis not 3, non-square lattice, or ``N < 2``.
+        See :func:`check_lattice_shape`.
     InputError
-        Non-real dtype, NaN or inf.
+        Non-real dtype, NaN or inf (also after the cast to ``dtype``).
     """
     x = np.asarray(x)
     if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)) or x.dtype == bool:
         raise InputError(f"{name} must be a real numeric array of (mu, t_minus, delta), got dtype {x.dtype}")
-    allowed = {None: (3, 4), False: (3,), True: (4,)}[batch]
-    if x.ndim not in allowed or x.shape[-1] != 3:
-        want = {None: "(N, N, 3) or (n, N, N, 3)", False: "(N, N, 3)", True: "(n, N, N, 3)"}[batch]
-        raise ShapeError(f"{name} must have shape {want} with channels (mu, t_minus, delta) last, got {x.shape}")
-    if x.shape[-3] != x.shape[-2]:
-        raise ShapeError(f"{name} must be a square N×N lattice, got {x.shape[-3]}×{x.shape[-2]}")
-    if x.shape[-2] < MIN_SIZE:
-        raise ShapeError(f"{name}: lattice size N must be >= {MIN_SIZE}, got N = {x.shape[-2]}")
-    x = x.astype(np.float64, copy=False)
+    check_lattice_shape(x.shape, batch=batch, name=name)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is reported just below
+        x = x.astype(dtype, copy=False)
     if not np.all(np.isfinite(x)):
-        raise InputError(f"{name} contains NaN or inf; every site parameter must be finite")
+        beyond = f" (or values beyond {np.dtype(dtype).name} range)" if np.dtype(dtype) != np.float64 else ""
+        raise InputError(f"{name} contains NaN or inf{beyond}; every site parameter must be finite")
     return x
 
 

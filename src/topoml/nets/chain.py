@@ -5,7 +5,7 @@ Input (every network): ``x`` of shape ``(batch, 2, L, L)``, float32 (float64 wor
 with ``x[:, 0, i, m] = a_m(i)`` and ``x[:, 1, i, m] = b_m(i)``, the A and B amplitudes on cell ``i`` of
 the ``m``-th positive-energy eigenstate (:mod:`topoml.data.chain_sets`). Output: one real number per
 sample, shape ``(batch,)``; the predicted winding number is its nearest integer (trained with MSE by
-:func:`topoml.train.loop.fit`, like the zhang2018 networks, so that a winding number absent from
+:func:`topoml.train.trainer.fit_arrays`, like the zhang2018 networks, so that a winding number absent from
 training can be predicted at all).
 
 The topo networks

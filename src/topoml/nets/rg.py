@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from topoml.errors import ConfigError, ShapeError
+from topoml.hamiltonians.pip import check_lattice_shape
 
 __all__ = [
     "BaseNet",
@@ -79,16 +80,22 @@ def rg_steps(n: int, base_size: int = 4) -> int:
 def check_lattice_batch(x: torch.Tensor) -> torch.Tensor:
     """Validate and return a batch of shape ``(batch, N, N, 3)`` (a single ``(N, N, 3)`` gets a batch axis).
 
+    The shape rule is the physics layer's (:func:`topoml.hamiltonians.pip.check_lattice_shape`); values
+    are not scanned here (every forward pass calls this): :func:`topoml.evaluate.predict.check_lattices`
+    and :func:`topoml.train.trainer.check_array` check them once per input.
+
     Raises
     ------
     ShapeError
-        Not 3 or 4 dimensional, not square, or not 3 channels.
+        Not 3 or 4 dimensional, not square, not 3 channels, or ``N < 2``.
     """
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
-    if x.dim() != 4 or x.shape[-1] != 3 or x.shape[1] != x.shape[2]:
-        raise ShapeError(f"need lattices of shape (batch, N, N, 3) or (N, N, 3), got {tuple(x.shape)}")
-    return x
+    check_lattice_shape(tuple(x.shape), name="lattices")
+    return x.unsqueeze(0) if x.dim() == 3 else x
+
+
+def _halve_check(size: int, what: str) -> None:
+    if size % 2:
+        raise ShapeError(f"{what} halves the lattice: size must be even, got {size}")
 
 
 class _Conv(nn.Module):
@@ -188,7 +195,9 @@ class RGNet(nn.Module):
         Padding of every 3×3 convolution (the paper: periodic, the lattice's boundary condition).
 
     The output is linear (a final 1×1 convolution to the three channels ``mu, t_minus, delta``).
-    Raises :class:`~topoml.errors.ShapeError` for odd lattice sizes.
+    Raises :class:`~topoml.errors.ShapeError` for odd lattice sizes. :meth:`step` is the same map in
+    the channels-first layout ``(batch, 3, 2N, 2N) → (batch, 3, N, N)`` (what :class:`CompoundNet`
+    iterates, converting the layout once).
     """
 
     def __init__(self, width: int = 256, inner_width: int | None = None, depth: int = 9,
@@ -204,12 +213,13 @@ class RGNet(nn.Module):
         self.pairs = nn.Sequential(*[_ResidualPair(width if i == 0 else inner, inner, padding) for i in range(n_pairs)])
         self.out = nn.Conv2d(inner if n_pairs else width, 3, 1)
 
+    def step(self, h: torch.Tensor) -> torch.Tensor:
+        """One RG step on channels-first lattices ``(batch, 3, 2N, 2N) → (batch, 3, N, N)``."""
+        _halve_check(h.shape[-1], "the RG network")
+        return self.out(self.pairs(F.relu(self.first(h))))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = check_lattice_batch(x)
-        if x.shape[1] % 2:
-            raise ShapeError(f"the RG network halves the lattice: size must be even, got {x.shape[1]}")
-        h = self.pairs(F.relu(self.first(x.permute(0, 3, 1, 2))))
-        return self.out(h).permute(0, 2, 3, 1)
+        return self.step(check_lattice_batch(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class AveragesNet(nn.Module):
@@ -337,14 +347,18 @@ def decimation(x: torch.Tensor) -> torch.Tensor:
 
     Site ``(i, j)`` of the output averages sites ``(2i..2i+1, 2j..2j+1)`` of the input, per channel.
     """
-    x = check_lattice_batch(x)
-    if x.shape[1] % 2:
-        raise ShapeError(f"decimation halves the lattice: size must be even, got {x.shape[1]}")
-    return F.avg_pool2d(x.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
+    return Decimation.step(check_lattice_batch(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class Decimation(nn.Module):
-    """:func:`decimation` as a parameter-free module (the baseline RG map)."""
+    """:func:`decimation` as a parameter-free module (the baseline RG map); :meth:`step` in the
+    channels-first layout, as :meth:`RGNet.step`."""
+
+    @staticmethod
+    def step(h: torch.Tensor) -> torch.Tensor:
+        """2×2 average pooling of channels-first lattices ``(batch, 3, 2N, 2N) → (batch, 3, N, N)``."""
+        _halve_check(h.shape[-1], "decimation")
+        return F.avg_pool2d(h, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return decimation(x)
@@ -359,7 +373,8 @@ class CompoundNet(nn.Module):
         Maps ``(batch, base_size, base_size, 3)`` to ``(batch,)``.
     rg : nn.Module
         Maps ``(batch, 2M, 2M, 3)`` to ``(batch, M, M, 3)`` (an :class:`RGNet` or :class:`Decimation`);
-        the same module is applied ``k`` times.
+        the same module is applied ``k`` times, through its channels-first ``step`` when it has one (the
+        layout is converted once, not at every step).
     base_size : int, default 4
     freeze_base : bool, default True
         Base parameters get ``requires_grad=False`` (the paper trains the RG network only) and the base
@@ -387,9 +402,15 @@ class CompoundNet(nn.Module):
         """Apply the RG map ``steps`` times (default: down to ``base_size``); returns the coarse lattices."""
         x = check_lattice_batch(x)
         k = rg_steps(x.shape[1], self.base_size) if steps is None else steps
+        step = getattr(self.rg, "step", None)
+        if step is None:  # a module without a channels-first step
+            for _ in range(k):
+                x = self.rg(x)
+            return x
+        h = x.permute(0, 3, 1, 2)
         for _ in range(k):
-            x = self.rg(x)
-        return x
+            h = step(h)
+        return h.permute(0, 2, 3, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(self.coarse_grain(x))

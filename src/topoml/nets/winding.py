@@ -3,7 +3,8 @@
 Input: ``h̃`` of shape ``(batch, L+1, 2)`` (float32; ``(h̃_x, h̃_y)`` at ``k = 2πn/L``, ``n = 0..L``).
 Output: a real number per sample, shape ``(batch,)``; the predicted winding number is its nearest
 integer. Hidden layers use ReLU, the output is linear; weights are Xavier-normal, biases zero
-(paper supplement).
+(paper supplement). Inputs of another shape raise :class:`~topoml.errors.ShapeError` (the sum-readout
+network accepts any number ``>= 2`` of k points).
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from topoml.errors import ConfigError
+from topoml.errors import ConfigError, ShapeError
 
 __all__ = ["WindingMLP", "WindingCNN", "WindingSumCNN", "LinearWinding", "init_xavier_zero_bias"]
+
+
+def _check_input(x: torch.Tensor, L: int | None) -> torch.Tensor:
+    """``x`` of shape ``(batch, L+1, 2)`` (any number >= 2 of k points when ``L`` is None), else ShapeError."""
+    if x.dim() != 3 or x.shape[-1] != 2 or x.shape[1] < 2 or (L is not None and x.shape[1] != L + 1):
+        want = "(batch, n >= 2, 2)" if L is None else f"(batch, L+1 = {L + 1}, 2)"
+        raise ShapeError(f"winding networks take h(k) of shape {want} (h_x, h_y at k = 2πn/L), got {tuple(x.shape)}")
+    return x
 
 
 def _init(module: nn.Module, init: str) -> None:
@@ -52,7 +61,7 @@ class WindingMLP(nn.Module):
         init_xavier_zero_bias(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
-        return self.layers(x).squeeze(-1)
+        return self.layers(_check_input(x, self.L)).squeeze(-1)
 
 
 class WindingCNN(nn.Module):
@@ -99,7 +108,7 @@ class WindingCNN(nn.Module):
         return torch.relu(self._mixed(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
-        f = self.dense(self.local_features(x))
+        f = self.dense(self.local_features(_check_input(x, self.L)))
         return self.out(torch.relu(f) if self.dense_activation else f).squeeze(-1)
 
 
@@ -127,8 +136,8 @@ class WindingSumCNN(WindingCNN):
         """``D(n)`` (no ReLU), shape ``(B, L)``: the network's local winding."""
         return self._mixed(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
-        return self.out(self.local_features(x).sum(-1, keepdim=True)).squeeze(-1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, n, 2) -> (B,), any n >= 2
+        return self.out(self.local_features(_check_input(x, None)).sum(-1, keepdim=True)).squeeze(-1)
 
 
 class LinearWinding(nn.Module):
@@ -140,5 +149,5 @@ class LinearWinding(nn.Module):
         self.L = L
         init_xavier_zero_bias(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(x.flatten(1)).squeeze(-1)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L+1, 2) -> (B,)
+        return self.linear(_check_input(x, self.L).flatten(1)).squeeze(-1)

@@ -1,19 +1,23 @@
-"""Resumable epoch-based training with a checkpoint after every epoch and model selection.
+"""The training loop of topoml: epochs of mini-batches, resumable checkpoints, model selection, prediction.
 
-Used by the margalit2022 reproduction and by ``topoml train``. A :class:`Trainer` trains one network
-on batches from a *batch source* (a function ``epoch -> iterable of (x, y)``: in-memory tensors with a
-seeded per-epoch permutation, :func:`tensor_batches`, or lattices drawn on the fly, e.g. for the
-decimation pre-training), with one loss, one optimizer (SGD with Nesterov momentum as in
-margalit2022, or Adam) and an optional cosine learning-rate schedule.
+Every network of the project trains here: the zhang2018 and oriekhov2025 regressions (in memory,
+:func:`fit_arrays`) and the margalit2022 stages and ``topoml train`` (per-epoch checkpoints). A
+:class:`Trainer` trains one network on batches from a *batch source* (a function ``epoch -> iterable
+of (x, y)``: in-memory tensors in seeded random order, :func:`tensor_batches`, or lattices drawn on the
+fly, e.g. for the decimation pre-training), with one loss (:func:`mse_loss`, margalit2022's
+:func:`chern_loss`, :func:`chern_class_loss`, or any callable), an optional L2 penalty, one optimizer
+(SGD with Nesterov momentum as in margalit2022, Adam, AdamW) and an optional learning-rate schedule.
+:func:`predict` is the one way to run a network on an array (batched, eval mode, checked input).
 
-Checkpoints (in ``folder``): ``epoch-NNNN.safetensors`` holds the network weights *and* the optimizer
-state (flattened tensors; the hyper-parameters as JSON metadata), written atomically; then
-``history.json`` (one record per finished epoch: losses, evaluation metrics, time) is replaced
+Checkpoints (when a ``folder`` is given): ``epoch-NNNN.safetensors`` holds the network weights *and*
+the optimizer state (flattened tensors; the hyper-parameters as JSON metadata), written atomically;
+then ``history.json`` (one record per finished epoch: losses, evaluation metrics, time) is replaced
 atomically. After a kill, :meth:`Trainer.fit` reloads the last epoch recorded in ``history.json`` and
 continues with the next one: the result is identical to an uninterrupted run, because every epoch's
 batch order is a function of ``(seed, epoch)`` only. ``best.safetensors`` holds the weights of the
 epoch with the best value of ``select`` (e.g. 16×16 accuracy, margalit2022's early stop on
-generalization). No pickles are written or read.
+generalization). Without a folder the same loop runs in memory (no files; the best weights are kept
+in memory). No pickles are written or read.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -33,20 +37,104 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from topoml.errors import CheckpointError, ConfigError, ShapeError
+from topoml.errors import CheckpointError, ConfigError, InputError, ShapeError
+from topoml.rng import derive_seed
 from topoml.rundir import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "TrainConfig",
     "Trainer",
+    "BatchSource",
+    "fit_arrays",
+    "predict",
+    "check_array",
+    "run_net",
+    "mse_loss",
     "chern_loss",
-    "tensor_batches",
-    "round_accuracy",
-    "predict_batches",
-    "decimation_batches",
     "chern_class_loss",
+    "l2_penalty",
+    "regression_evaluator",
+    "curves",
+    "tensor_batches",
+    "decimation_batches",
     "symmetry_augmented",
 ]
+
+
+# -- inputs and outputs ----------------------------------------------------------------------------
+
+def check_array(a, name: str, *, allow_empty: bool = False) -> torch.Tensor:
+    """``a`` (numpy array or tensor) as a float32 tensor, checked: real numeric, finite, of shape (n, ...).
+
+    Raises
+    ------
+    InputError
+        Not a real numeric array (complex, strings, objects), NaN/inf (also after the float32 cast).
+    ShapeError
+        A scalar, or an empty first axis (unless ``allow_empty``).
+    """
+    if isinstance(a, torch.Tensor):
+        if a.is_complex() or a.dtype == torch.bool:
+            raise InputError(f"{name} must be real numbers, got dtype {a.dtype}")
+        t = a.detach().float()
+    else:
+        arr = np.asarray(a)
+        if arr.dtype.kind not in "fiu":
+            raise InputError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    if t.dim() == 0 or (len(t) == 0 and not allow_empty):
+        raise ShapeError(f"{name} must have shape (n, ...) with n >= 1, got {tuple(t.shape)}")
+    if not bool(torch.isfinite(t).all()):
+        raise InputError(f"{name} contains NaN or inf (or values beyond float32 range)")
+    return t
+
+
+def run_net(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``net(x)``, with a :class:`~topoml.errors.ShapeError` (not a torch error) when ``x`` does not fit."""
+    try:
+        return net(x)
+    except (RuntimeError, ValueError, IndexError) as e:
+        if isinstance(e, ShapeError):
+            raise
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ShapeError(f"inputs of shape {tuple(x.shape)} do not fit the network: {first}") from None
+
+
+@torch.no_grad()
+def predict(net: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 8192) -> np.ndarray:
+    """Raw network outputs for inputs ``x`` (batched, eval mode), float64 array of shape ``(n, ...)``.
+
+    A caller that must reproduce an earlier run bit for bit keeps the ``batch_size`` that run used. Chern
+    numbers of lattices: :func:`topoml.evaluate.predict.predict_chern`.
+
+    Raises
+    ------
+    InputError
+        ``x`` not real, or NaN/inf.
+    ShapeError
+        ``x`` does not fit the network.
+    """
+    net.eval()
+    xt = check_array(x, "x", allow_empty=True)
+    out = [run_net(net, xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
+    return torch.cat(out).double().numpy() if out else np.zeros(0)
+
+
+# -- losses ----------------------------------------------------------------------------------------
+
+def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error ``mean((pred − target)²)`` (zhang2018, oriekhov2025); shapes must agree.
+
+    Raises
+    ------
+    ShapeError
+        ``pred`` and ``target`` differ in shape (e.g. targets of shape (n, 2) for a scalar output).
+    """
+    if pred.shape != target.shape:
+        raise ShapeError(f"network outputs of shape {tuple(pred.shape)} do not match targets of shape "
+                         f"{tuple(target.shape)} (need y of shape (n,) for a scalar output)")
+    return torch.mean((pred - target) ** 2)
 
 
 def chern_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -74,6 +162,13 @@ def chern_class_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return torch.nn.functional.cross_entropy(logits, k)
 
 
+def l2_penalty(net: nn.Module) -> torch.Tensor:
+    """``Σ ||W||²`` over the weight tensors (dim >= 2) of ``net`` (zhang2018 Fig. 4's regularizer)."""
+    return sum((p.pow(2).sum() for p in net.parameters() if p.dim() >= 2), torch.zeros(()))
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Hyper-parameters of a :class:`Trainer`.
@@ -86,23 +181,31 @@ class TrainConfig:
         ``"sgd"``: SGD with Nesterov momentum ``momentum`` (the paper); ``"adam"``: Adam; ``"adamw"``: AdamW
         with decoupled ``weight_decay``.
     lr : float > 0, default 0.01 (the paper's base network; 5e-4 for the RG network)
-    momentum : float in [0, 1), default 0.9
+    momentum : float in [0, 1), default 0.9 (``sgd`` only)
     schedule : {"constant", "cosine", "onecycle"}, default "constant"
         Cosine decays the learning rate per step to 0 at the end of ``epochs``; ``onecycle`` first rises
         linearly from ``lr/25`` to ``lr`` over the first 5 % of the steps, then decays like cosine.
     seed : int, default 0
         The batch order of epoch ``e`` is a function of ``(seed, e)``.
     weight_decay : float >= 0, default 0 (``adamw`` only)
+    l2 : float >= 0, default 0
+        L2 penalty strength λ: the optimized loss is ``loss + λ Σ_W ||W||²`` over the weight tensors
+        (:func:`l2_penalty`; zhang2018 Fig. 4). The recorded ``train_loss`` excludes the penalty.
+    fused : bool, default False
+        The fused CPU kernel of Adam/AdamW (faster; rounds differently from the unfused one, so a run
+        keeps the kernel it started with). zhang2018 and oriekhov2025 train with it.
     """
 
     epochs: int
     batch_size: int = 640
-    optimizer: Literal["sgd", "adam"] = "sgd"
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
     schedule: Literal["constant", "cosine", "onecycle"] = "constant"
     seed: int = 0
     weight_decay: float = 0.0
+    l2: float = 0.0
+    fused: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -119,24 +222,57 @@ class TrainConfig:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not (self.l2 >= 0 and math.isfinite(self.l2)):
+            raise ConfigError(f"l2 must be >= 0, got {self.l2}")
+        if self.fused and self.optimizer == "sgd":
+            raise ConfigError("fused applies to the adam and adamw optimizers only")
+
+
+#: Hyper-parameters a checkpoint folder written before they existed is taken to have had.
+_DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 BatchSource = Callable[[int], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 
 
-def _perm(n: int, seed: int, index: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1)[0]))
-    return torch.randperm(n, generator=gen)
+def _seeded_passes(n: int, seed: int) -> Callable[[int], torch.Tensor]:
+    """Pass ``p`` in the permutation of a generator seeded by ``(seed, p)``."""
+    return lambda p: torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(seed, p)))
+
+
+def _chained_passes(n: int, seed: int) -> Callable[[int], torch.Tensor]:
+    """Pass ``p`` in the ``p``-th permutation drawn by one generator seeded by ``seed`` (earlier passes replayed)."""
+    state: dict = {"next": None, "last": None}
+
+    def perm(p: int) -> torch.Tensor:
+        if state["last"] is not None and state["last"][0] == p:
+            return state["last"][1]
+        if state["next"] is None or p < state["next"]:
+            state["gen"], state["next"] = torch.Generator().manual_seed(seed), 0
+        while state["next"] < p:
+            torch.randperm(n, generator=state["gen"])
+            state["next"] += 1
+        state["last"] = (p, torch.randperm(n, generator=state["gen"]))
+        state["next"] = p + 1
+        return state["last"][1]
+
+    return perm
 
 
 def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, batch_size: int,
-                   seed: int = 0, samples_per_epoch: int | None = None) -> BatchSource:
+                   seed: int = 0, samples_per_epoch: int | None = None, *,
+                   shuffle: Literal["seeded", "chained"] = "seeded") -> BatchSource:
     """A batch source over in-memory data, in seeded random order.
 
-    Without ``samples_per_epoch``, epoch ``e`` visits all samples in a permutation seeded by ``(seed, e)``.
-    With it, the data are one stream of passes (pass ``p`` in the permutation seeded by ``(seed, p)``) and
-    epoch ``e`` is its slice ``[e·samples_per_epoch, (e+1)·samples_per_epoch)``: shorter epochs (more
-    frequent checkpoints and evaluations) over a large dataset, still a function of ``(seed, e)`` only.
+    Without ``samples_per_epoch``, epoch ``e`` is one pass ``p = e`` over all samples. With it, the data
+    are one stream of passes and epoch ``e`` is its slice ``[e·samples_per_epoch, (e+1)·samples_per_epoch)``:
+    shorter epochs (more frequent checkpoints and evaluations) over a large dataset. Pass ``p`` visits
+    the samples in a permutation that is a function of ``(seed, p)`` only, so a resumed run sees the
+    same batches:
+
+    * ``shuffle="seeded"`` (default): a generator seeded by :func:`topoml.rng.derive_seed` ``(seed, p)``;
+    * ``shuffle="chained"``: the ``p``-th permutation of one generator seeded by ``seed`` (the order of
+      the zhang2018 and oriekhov2025 runs; resuming at pass ``p`` replays the ``p`` earlier draws).
 
     Parameters
     ----------
@@ -145,18 +281,17 @@ def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, b
     batch_size : int
     seed : int
     samples_per_epoch : int, optional
+    shuffle : {"seeded", "chained"}, default "seeded"
 
     Raises
     ------
     ShapeError
         ``x`` and ``y`` differ in length or are empty.
     ConfigError
-        ``samples_per_epoch < 1``.
+        ``samples_per_epoch < 1`` or an unknown ``shuffle``.
     InputError
         NaN/inf or non-real values.
     """
-    from topoml.train.loop import check_array
-
     xt = check_array(x, "x")
     yt = check_array(y, "y")
     n = len(xt)
@@ -164,12 +299,16 @@ def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, b
         raise ShapeError(f"need x and y of the same non-zero length, got {n} and {len(yt)}")
     if samples_per_epoch is not None and samples_per_epoch < 1:
         raise ConfigError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
+    passes = {"seeded": _seeded_passes, "chained": _chained_passes}.get(shuffle)
+    if passes is None:
+        raise ConfigError(f"shuffle must be 'seeded' or 'chained', got {shuffle!r}")
+    perm = passes(n, seed)
 
     def indices(epoch: int) -> torch.Tensor:
         if samples_per_epoch is None:
-            return _perm(n, seed, epoch)
+            return perm(epoch)
         a, b = epoch * samples_per_epoch, (epoch + 1) * samples_per_epoch
-        return torch.cat([_perm(n, seed, p) for p in range(a // n, (b - 1) // n + 1)])[a - (a // n) * n:][:b - a]
+        return torch.cat([perm(p) for p in range(a // n, (b - 1) // n + 1)])[a - (a // n) * n:][:b - a]
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         perm = indices(epoch)
@@ -195,7 +334,7 @@ def symmetry_augmented(source: BatchSource, seed: int = 0, *, translations: bool
     from topoml.nets.rg import negate_mu, transpose_lattice
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch, 7]).generate_state(1)[0]))
+        gen = torch.Generator().manual_seed(derive_seed(seed, epoch, 7))
         for x, y in source(epoch):
             b, N = x.shape[0], x.shape[1]
             if N % 2:
@@ -228,7 +367,7 @@ def decimation_batches(samples_per_epoch: int, batch_size: int, *, size: int = 8
     steps = math.ceil(samples_per_epoch / batch_size)
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+        gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
         for _ in range(steps):
             x = (torch.rand(batch_size, size, size, 3, generator=gen) * 2 - 1) * half_range
             yield x, decimation(x)
@@ -237,36 +376,39 @@ def decimation_batches(samples_per_epoch: int, batch_size: int, *, size: int = 8
     return batches
 
 
-def predict_batches(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Network outputs for ``x`` (eval mode, batched), float64 array of shape ``(n, ...)``
-    (:func:`topoml.train.loop.predict`, with a smaller default batch).
+def regression_evaluator(x: np.ndarray | torch.Tensor, y: np.ndarray, batch_size: int = 8192
+                         ) -> Callable[[nn.Module], dict]:
+    """An ``evaluate`` callable for a :class:`Trainer`: ``val_loss`` (MSE) and ``val_accuracy``
+    (:func:`topoml.evaluate.metrics.accuracy`, nearest integer == label) on ``(x, y)``.
 
     Raises
     ------
-    InputError
-        ``x`` not real, or NaN/inf.
-    ShapeError
-        ``x`` does not fit the network.
+    InputError, ShapeError
+        ``x`` or ``y`` not real and finite of shape (n, ...), n >= 1.
     """
-    from topoml.train.loop import predict
+    from topoml.evaluate.metrics import accuracy
 
-    return predict(net, x, batch_size)
+    check_array(x, "validation x")
+    check_array(y, "validation y")
+    yv = np.asarray(y)
+
+    def evaluate(net: nn.Module) -> dict:
+        pv = predict(net, x, batch_size)
+        return {"val_loss": float(np.mean((pv - yv) ** 2)), "val_accuracy": accuracy(pv, yv)}
+
+    return evaluate
 
 
-def round_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of samples with ``round(pred) == label`` (margalit2022's accuracy).
-
-    ``pred`` of shape ``(n,)`` holds real Chern numbers; of shape ``(n, 5)``, class scores over
-    :data:`topoml.nets.rg.CHERN_CLASSES` (the predicted label is the best class).
-    """
-    from topoml.nets.rg import CHERN_CLASSES
-
-    pred, labels = np.asarray(pred), np.asarray(labels)
-    if pred.ndim == 2 and labels.ndim == 1 and pred.shape == (labels.shape[0], len(CHERN_CLASSES)):
-        pred = np.argmax(pred, axis=1) + CHERN_CLASSES[0]
-    if pred.shape != labels.shape or pred.size == 0:
-        raise ShapeError(f"need predictions and labels of the same non-empty shape, got {pred.shape}, {labels.shape}")
-    return float(np.mean(np.rint(pred) == labels))
+def curves(history: list[dict]) -> dict:
+    """A :class:`Trainer` history as curves: ``train_loss`` and each evaluation metric (one value per
+    epoch), the total ``seconds`` and the ``samples_per_second`` of the whole run."""
+    out: dict = {"train_loss": [r["train_loss"] for r in history]}
+    for k in history[0]["metrics"] if history else ():
+        out[k] = [r["metrics"][k] for r in history]
+    seconds = sum(r["seconds"] for r in history)
+    out["seconds"] = seconds
+    out["samples_per_second"] = sum(r["samples"] for r in history) / seconds if seconds > 0 else float("nan")
+    return out
 
 
 def _epoch_file(folder: Path, epoch: int) -> Path:
@@ -274,16 +416,17 @@ def _epoch_file(folder: Path, epoch: int) -> Path:
 
 
 class Trainer:
-    """Train ``net`` for ``config.epochs`` epochs with per-epoch checkpoints in ``folder``.
+    """Train ``net`` for ``config.epochs`` epochs, with per-epoch checkpoints in ``folder`` if given.
 
     Parameters
     ----------
     net : nn.Module
         Trained in place; only parameters with ``requires_grad`` are optimized.
     config : TrainConfig
-    folder : path-like
+    folder : path-like or None
         Checkpoint folder (created). If it holds checkpoints of an earlier run with the same
-        hyper-parameters, training resumes after the last recorded epoch.
+        hyper-parameters, training resumes after the last recorded epoch. ``None``: train in memory
+        (no files, no resume).
     loss : callable(pred, target) -> scalar tensor, default :func:`chern_loss`
     evaluate : callable(net) -> dict of floats, optional
         Called after every epoch (metrics recorded in the history).
@@ -296,10 +439,11 @@ class Trainer:
         The folder holds checkpoints of a run with other hyper-parameters, or a corrupt checkpoint.
     """
 
-    def __init__(self, net: nn.Module, config: TrainConfig, folder: str | Path, *,
+    def __init__(self, net: nn.Module, config: TrainConfig, folder: str | Path | None = None, *,
                  loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = chern_loss,
                  evaluate: Callable[[nn.Module], dict] | None = None, select: str | None = None):
-        self.net, self.config, self.folder = net, config, Path(folder)
+        self.net, self.config = net, config
+        self.folder = None if folder is None else Path(folder)
         self.loss, self.evaluate, self.select = loss, evaluate, select
         self.params = [p for p in net.parameters() if p.requires_grad]
         if not self.params:
@@ -307,11 +451,15 @@ class Trainer:
         if config.optimizer == "sgd":
             self.opt = torch.optim.SGD(self.params, lr=config.lr, momentum=config.momentum,
                                        nesterov=config.momentum > 0)
-        elif config.optimizer == "adamw":
-            self.opt = torch.optim.AdamW(self.params, lr=config.lr, weight_decay=config.weight_decay)
         else:
-            self.opt = torch.optim.Adam(self.params, lr=config.lr)
+            adam = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+            kw = {"weight_decay": config.weight_decay} if config.optimizer == "adamw" else {}
+            try:
+                self.opt = adam(self.params, lr=config.lr, **kw, **({"fused": True} if config.fused else {}))
+            except (RuntimeError, TypeError):  # pragma: no cover - no fused kernel on this build
+                self.opt = adam(self.params, lr=config.lr, **kw)
         self.history: list[dict] = []
+        self._best: bytes | None = None  # in memory (no folder)
 
     # -- checkpoints -------------------------------------------------------------------------------
 
@@ -358,7 +506,7 @@ class Trainer:
             raise CheckpointError(f"corrupt training history {hist_path}: {e}") from None
         # A constant-rate run may be extended (more epochs); anything else must match exactly.
         ignore = {"epochs"} if self.config.schedule == "constant" else set()
-        old = {k: v for k, v in record.get("train_config", {}).items() if k not in ignore}
+        old = {k: v for k, v in {**_DEFAULTS, **record.get("train_config", {})}.items() if k not in ignore}
         if old != {k: v for k, v in asdict(self.config).items() if k not in ignore}:
             raise CheckpointError(f"{self.folder} holds a training run with other hyper-parameters; "
                                   "use another folder or delete it")
@@ -410,10 +558,10 @@ class Trainer:
         """
         from tqdm.auto import tqdm
 
-        from topoml.train.loop import run_net
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        start = self._resume()
+        start = 0
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            start = self._resume()
         if steps_per_epoch is None:
             n = getattr(batches, "n_samples", None)
             steps_per_epoch = math.ceil(n / self.config.batch_size) if n else 1
@@ -432,7 +580,7 @@ class Trainer:
                 if not torch.isfinite(loss):
                     raise CheckpointError(f"training diverged at epoch {epoch} (loss {loss.item()}); "
                                           "lower the learning rate")
-                loss.backward()
+                (loss + self.config.l2 * l2_penalty(self.net) if self.config.l2 > 0 else loss).backward()
                 self.opt.step()
                 running += loss.item() * len(xb)
                 count += len(xb)
@@ -443,11 +591,15 @@ class Trainer:
             metrics = self.evaluate(self.net) if self.evaluate is not None else {}
             record = {"epoch": epoch, "train_loss": running / max(count, 1), "samples": count,
                       "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "metrics": metrics}
-            self._save(epoch)
             self.history.append(record)
-            if self.best_epoch() == epoch:
-                atomic_write_bytes(self.folder / "best.safetensors", self.weights_bytes())
-            self._write_history()
+            best = self.best_epoch() == epoch
+            if self.folder is None:
+                self._best = self.weights_bytes() if best else self._best
+            else:
+                self._save(epoch)
+                if best:
+                    atomic_write_bytes(self.folder / "best.safetensors", self.weights_bytes())
+                self._write_history()
             if on_epoch is not None:
                 on_epoch(record)
         return self.history
@@ -458,10 +610,58 @@ class Trainer:
         return st_save(state)
 
     def load_best(self) -> int | None:
-        """Load ``best.safetensors`` into the network; returns the best epoch (None if nothing trained)."""
-        from topoml.train.checkpoint import load_weights
+        """Load the best epoch's weights (``best.safetensors``, or from memory without a folder) into the
+        network; returns the best epoch (None if nothing trained)."""
+        from topoml.train.checkpoint import load_state_bytes, load_weights
 
         best = self.best_epoch()
-        if best is not None:
+        if best is not None and self.folder is None:
+            load_state_bytes(self.net, self._best)
+        elif best is not None:
             load_weights(self.net, self.folder / "best.safetensors")
         return best
+
+
+def fit_arrays(net: nn.Module, x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, config: TrainConfig, *,
+               loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = mse_loss,
+               validation: tuple[np.ndarray, np.ndarray] | None = None, folder: str | Path | None = None,
+               shuffle: Literal["seeded", "chained"] = "seeded") -> dict:
+    """Train ``net`` in place on in-memory arrays: a :class:`Trainer` over :func:`tensor_batches`.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Maps a float32 batch of ``x`` to outputs shaped like the targets (``(batch,)`` for ``y`` of shape (n,)).
+    x : array of shape (n, ...)
+    y : array of shape (n,)
+        Real or integer targets (converted to float32).
+    config : TrainConfig
+        ``config.seed`` seeds the batch order.
+    loss : callable, default :func:`mse_loss`
+    validation : (x_val, y_val), optional
+        Evaluated after every epoch by :func:`regression_evaluator` (``val_loss``, ``val_accuracy``).
+    folder : path-like, optional
+        Checkpoints and resume (default: in memory).
+    shuffle : {"seeded", "chained"}
+        See :func:`tensor_batches`.
+
+    Returns
+    -------
+    dict
+        :func:`curves` of the run (``train_loss``, ``val_loss``, ``val_accuracy``, ``seconds``,
+        ``samples_per_second``).
+
+    Raises
+    ------
+    ShapeError
+        ``x`` and ``y`` differ in length or are empty, outputs and targets differ in shape, or ``x`` does
+        not fit the network.
+    InputError
+        NaN/inf or non-real values in ``x``, ``y`` or the validation set.
+    CheckpointError
+        The loss becomes NaN/inf (training diverged): lower the learning rate.
+    """
+    evaluate = None if validation is None else regression_evaluator(*validation)
+    trainer = Trainer(net, config, folder, loss=loss, evaluate=evaluate)
+    trainer.fit(tensor_batches(x, y, config.batch_size, config.seed, shuffle=shuffle))
+    return curves(trainer.history)
