@@ -21,3 +21,6 @@ __all__ += [
 from topoml.invariants.lattice_chern import ChernNumbers, chern_numbers
 
 __all__ += ["ChernNumbers", "chern_numbers"]
+from topoml.invariants.kpm import KPMResult, kpm_chern_number
+
+__all__ += ["KPMResult", "kpm_chern_number"]
