@@ -2,18 +2,22 @@
 
 Usage::
 
-    topoml chern LATTICES [--method localizer|bott|network] [--kappa K] [--workers N]
+    topoml chern LATTICES [--method localizer|bott|kpm|network] [--kappa K] [--workers N]
                           [--engine process|dask] [--scheduler ADDR] [--key NAME] [--json] [--no-progress]
 
 * ``localizer`` (default): sparse spectral-localizer index, certified by the localizer gap
   (:func:`topoml.invariants.localizer.localizer_chern_number`); any N, N = 256 in seconds.
 * ``bott``: dense Bott index (the margalit2022 label), certified by the BdG gap and the distance of the
   raw value to an integer; N up to ~96 in 24 GB.
+* ``kpm``: KPM local Chern marker (:func:`topoml.invariants.kpm.kpm_chern_number`), a fast stochastic
+  estimate for large N; never certified: the certificate column is its stochastic standard error
+  (``±err``), ``--moments``, ``--vectors``, ``--seed``.
 * ``network``: the packaged ``base ∘ RG`` network (``--weights`` for another), N = 4·2^k; never
   certified (``deviation`` is the distance of its output to the nearest integer).
 
-Text output: one line per lattice, ``index<TAB>chern<TAB>gap<TAB>deviation<TAB>certified``; ``--json``
-prints one object. Errors are one-line messages (exit status 2).
+Text output: one line per lattice, ``index<TAB>chern<TAB>gap<TAB>deviation<TAB>certified`` (for ``kpm``
+``±error`` in place of the gap); ``--json`` prints one object (``stochastic_error`` per lattice for
+``kpm``). Errors are one-line messages (exit status 2).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import argparse
 import json
 import sys
 
-from topoml.cli_types import positive_float, positive_int
+from topoml.cli_types import nonnegative_int, positive_float, positive_int
 from topoml.errors import ConfigError
 
 __all__ = ["add_parser", "run"]
@@ -32,13 +36,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Add the ``chern`` subcommand to ``subparsers`` (``func`` default: :func:`run`)."""
     p = subparsers.add_parser(
         "chern",
-        help="Chern numbers of lattices in an .npy/.h5 file (localizer | bott | network), with certificates",
+        help="Chern numbers of lattices in an .npy/.h5 file (localizer | bott | kpm | network), with certificates",
         description="Chern number of every lattice (N, N, 3) or (batch, N, N, 3) of mu, t_minus, delta in a file.",
     )
     p.add_argument("lattices", metavar="LATTICES", help=".npy or .h5 file, shape (N, N, 3) or (batch, N, N, 3)")
-    p.add_argument("--method", choices=("localizer", "bott", "network"), default="localizer",
-                   help="localizer (sparse, any N; default), bott (dense, exact label, N <= ~96), network (N = 4·2^k)")
+    p.add_argument("--method", choices=("localizer", "bott", "kpm", "network"), default="localizer",
+                   help="localizer (sparse, any N; default), bott (dense, exact label, N <= ~96), "
+                        "kpm (stochastic estimate, large N), network (N = 4·2^k)")
     p.add_argument("--kappa", type=positive_float, default=None, help="localizer kappa (default 3/N)")
+    p.add_argument("--moments", type=positive_int, default=None, help="kpm Chebyshev moments (default: resolution 0.03)")
+    p.add_argument("--vectors", type=positive_int, default=None, help="kpm random vectors per tile (default 2, at least 2)")
+    p.add_argument("--seed", type=nonnegative_int, default=None, help="kpm random seed (default 0)")
     p.add_argument("--gap-tol", type=float, default=1e-6, help="smallest certified gap (default %(default)g)")
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
     p.add_argument("--engine", choices=("process", "dask"), default=None, help="process pool (default) or Dask")
@@ -78,10 +86,14 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--kappa applies to --method localizer only")
     if args.weights is not None and args.method != "network":
         raise ConfigError("--weights applies to --method network only")
+    for opt in ("moments", "vectors", "seed"):
+        if getattr(args, opt) is not None and args.method != "kpm":
+            raise ConfigError(f"--{opt} applies to --method kpm only")
     engine = "dask" if args.scheduler else (args.engine or "process")
     if args.method == "network":
         x = load_lattices(args.lattices, args.key, rg_size=True)
         chern, gap, dev, ok = _network(args, x)
+        err = None
     else:
         from topoml.invariants.lattice_chern import chern_numbers
 
@@ -95,22 +107,26 @@ def run(args: argparse.Namespace) -> int:
             client = Client(args.scheduler) if args.scheduler else Client(n_workers=args.workers, threads_per_worker=1)
             executor = client.get_executor()
         try:
+            kpm = {k: getattr(args, k) for k in ("moments", "vectors", "seed")} if args.method == "kpm" else {}
             r = chern_numbers(x, method=args.method, kappa=args.kappa, gap_tol=args.gap_tol, workers=args.workers,
-                              executor=executor, progress=not args.no_progress and sys.stderr.isatty())
+                              executor=executor, progress=not args.no_progress and sys.stderr.isatty(), **kpm)
         finally:
             if client is not None:
                 client.close()
         chern, gap, dev, ok = r.chern, r.gap, r.deviation, r.certified
+        err = r.error if args.method == "kpm" else None
+    errs = [None] * len(chern) if err is None else [float(e) for e in err]  # kpm: the stochastic error
     if args.json:
         print(json.dumps({
             "method": args.method, "lattice_size": int(x.shape[1]), "n": int(len(x)),
             "certified": int(ok.sum()),
             "results": [{"index": i, "chern_number": int(c), "gap": None if g != g else float(g),
-                         "deviation": float(d), "certified": bool(o)}
-                        for i, (c, g, d, o) in enumerate(zip(chern, gap, dev, ok))],
+                         "deviation": float(d), "certified": bool(o), **({} if e is None else {"stochastic_error": e})}
+                        for i, (c, g, d, o, e) in enumerate(zip(chern, gap, dev, ok, errs))],
         }, indent=1))
     else:
-        for i, (c, g, d, o) in enumerate(zip(chern, gap, dev, ok)):
-            print(f"{i}\t{int(c):+d}\t{g:.3g}\t{d:.3g}\t{'certified' if o else 'NOT certified'}")
-        print(f"# {args.method}: {int(ok.sum())}/{len(x)} certified", file=sys.stderr)
+        for i, (c, g, d, o, e) in enumerate(zip(chern, gap, dev, ok, errs)):
+            print(f"{i}\t{int(c):+d}\t{f'{g:.3g}' if e is None else f'±{e:.2g}'}\t{d:.3g}\t{'certified' if o else 'NOT certified'}")
+        note = "" if err is None else " (stochastic estimate: ± is its standard error)"
+        print(f"# {args.method}: {int(ok.sum())}/{len(x)} certified{note}", file=sys.stderr)
     return 0

@@ -8,6 +8,9 @@ One entry point, :func:`chern_numbers`, for the exact routes of :mod:`topoml.inv
 * ``"localizer"`` — the sparse spectral-localizer index
   (:func:`~topoml.invariants.localizer.localizer_chern_number`; N = 256 in seconds). Certificate: the
   localizer gap and whether it is certified.
+* ``"kpm"`` — the KPM local Chern marker (:func:`~topoml.invariants.kpm.kpm_chern_number`), a fast
+  stochastic estimate, never certified. Certificate: its stochastic standard error (``error``) and
+  ``|estimate − chern|`` (``deviation``).
 
 (The network route of ``topoml chern --method network`` needs torch and lives in the CLI layer.)
 The work is mapped in chunks (one lattice per task, or ``bott_index``'s batch for small N) over a process pool (one BLAS thread per worker) or any
@@ -27,10 +30,12 @@ import numpy as np
 from topoml.errors import ConfigError, InputError
 from topoml.hamiltonians.pip import check_lattice
 
-__all__ = ["EXACT_METHODS", "ChernNumbers", "chern_numbers"]
+__all__ = ["EXACT_METHODS", "METHODS", "ChernNumbers", "chern_numbers"]
 
-#: Methods of :func:`chern_numbers`.
+#: Exact (certifiable) methods of :func:`chern_numbers`.
 EXACT_METHODS = ("bott", "localizer")
+#: Methods of :func:`chern_numbers`: the exact ones and the stochastic ``"kpm"``.
+METHODS = (*EXACT_METHODS, "kpm")
 
 
 class ChernNumbers(NamedTuple):
@@ -42,12 +47,16 @@ class ChernNumbers(NamedTuple):
     chern : ndarray of int64
         Sign convention of :func:`~topoml.invariants.bott.bott_index` for every method.
     gap : ndarray of float64
-        ``"bott"``: the BdG gap (smallest ``|E|``); ``"localizer"``: the localizer gap ``min |λ(L)|``.
+        ``"bott"``: the BdG gap (smallest ``|E|``); ``"localizer"``: the localizer gap ``min |λ(L)|``;
+        ``"kpm"``: NaN (not computed).
     deviation : ndarray of float64
-        ``"bott"``: ``|raw − label|``; ``"localizer"``: 0 (the signature is an integer).
+        ``"bott"``: ``|raw − label|``; ``"localizer"``: 0 (the signature is an integer); ``"kpm"``:
+        ``|estimate − chern|``.
     certified : ndarray of bool
         ``"bott"``: ``gap >= gap_tol`` and ``deviation <= 0.1``; ``"localizer"``: the localizer
-        certificate (gap ``>= gap_tol``, no perturbed pivots).
+        certificate (gap ``>= gap_tol``, no perturbed pivots); ``"kpm"``: always False.
+    error : ndarray of float64
+        ``"kpm"``: the stochastic standard error of the estimate; NaN for the exact methods.
     """
 
     method: str
@@ -55,9 +64,10 @@ class ChernNumbers(NamedTuple):
     gap: np.ndarray
     deviation: np.ndarray
     certified: np.ndarray
+    error: np.ndarray | None = None
 
 
-def _chunk(task: tuple[str, np.ndarray, dict]) -> list[tuple[int, float, float, bool]]:
+def _chunk(task: tuple[str, np.ndarray, dict]) -> list[tuple[int, float, float, bool, float]]:
     """Results of one task: a chunk (b, N, N, 3) of lattices."""
     method, x, opts = task
     if method == "bott":
@@ -66,13 +76,18 @@ def _chunk(task: tuple[str, np.ndarray, dict]) -> list[tuple[int, float, float, 
         r = bott_index(x)
         dev = np.abs(r.raw - r.label)
         ok = (r.gap >= opts["gap_tol"]) & (dev <= 0.1)
-        return [(int(a), float(b), float(c), bool(d)) for a, b, c, d in zip(r.label, r.gap, dev, ok)]
+        return [(int(a), float(b), float(c), bool(d), math.nan) for a, b, c, d in zip(r.label, r.gap, dev, ok)]
+    if method == "kpm":
+        from topoml.invariants.kpm import kpm_chern_number
+
+        r = kpm_chern_number(x[0], moments=opts["moments"], vectors=opts["vectors"], rng=opts["rng"])
+        return [(r.chern, math.nan, abs(r.estimate - r.chern), False, r.error)]
     from topoml.invariants.localizer import localizer_chern_number
 
     out = []
     for xi in x:
         r = localizer_chern_number(xi, kappa=opts["kappa"], gap_tol=opts["gap_tol"])
-        out.append((r.chern, r.gap, 0.0, r.certified))
+        out.append((r.chern, r.gap, 0.0, r.certified, math.nan))
     return out
 
 
@@ -96,6 +111,9 @@ def chern_numbers(
     workers: int = 1,
     executor: Executor | None = None,
     progress: bool | Callable[[int], None] = False,
+    moments: int | None = None,
+    vectors: int | None = None,
+    seed: int | None = None,
 ) -> ChernNumbers:
     """Chern numbers of one lattice or a batch by ``method``, with certificates.
 
@@ -103,9 +121,15 @@ def chern_numbers(
     ----------
     x : array_like of shape (N, N, 3) or (n, N, N, 3)
         Per-site ``(mu, t_minus, delta)`` (units of ``t₊ = 1``), periodic (:mod:`topoml.hamiltonians.pip`).
-    method : {"bott", "localizer"}, default "localizer"
+    method : {"bott", "localizer", "kpm"}, default "localizer"
     kappa : float, optional
         Localizer ``κ`` (default ``3/N``); only for ``"localizer"``.
+    moments, vectors : int, optional
+        ``"kpm"`` only: Chebyshev moments and random vectors per tile
+        (:func:`~topoml.invariants.kpm.kpm_chern_number` defaults).
+    seed : int, optional
+        ``"kpm"`` only: lattice ``i`` uses the ``i``-th child of ``SeedSequence(seed)`` (default 0), so
+        results do not depend on ``workers``.
     gap_tol : float, default 1e-6
         Smallest certified gap (units of ``t₊``).
     workers : int, default 1
@@ -123,18 +147,21 @@ def chern_numbers(
     Raises
     ------
     ShapeError, InputError
-        Invalid lattices or options (``workers``, ``gap_tol``, ``kappa``).
+        Invalid lattices or options (``workers``, ``gap_tol``, ``kappa``, ``moments``, ``vectors``, ``seed``).
     ConfigError
-        Unknown ``method``; ``"localizer"`` without pypardiso.
+        Unknown ``method``; ``"localizer"`` without pypardiso; a method's option given to another.
     """
-    if method not in EXACT_METHODS:
-        raise ConfigError(f"unknown method {method!r}: choose one of {', '.join(EXACT_METHODS)}")
+    if method not in METHODS:
+        raise ConfigError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise InputError(f"workers must be a positive integer, got {workers!r}")
     if isinstance(gap_tol, bool) or not isinstance(gap_tol, (int, float, np.integer, np.floating)) or not (gap_tol >= 0 and math.isfinite(gap_tol)):
         raise InputError(f"gap_tol must be a non-negative finite number, got {gap_tol!r}")
     if kappa is not None and method != "localizer":
         raise ConfigError(f"kappa applies to method 'localizer' only, not {method!r}")
+    for name, value in (("moments", moments), ("vectors", vectors), ("seed", seed)):
+        if value is not None and method != "kpm":
+            raise ConfigError(f"{name} applies to method 'kpm' only, not {method!r}")
     x = check_lattice(x)
     xb = x[None] if x.ndim == 3 else x
     if method == "localizer":
@@ -149,6 +176,15 @@ def chern_numbers(
 
         size = _chunk_size(xb.shape[1])
     tasks = [(method, xb[a : a + size], opts) for a in range(0, len(xb), size)]
+    if method == "kpm":  # one seed per lattice: independent of workers and chunking
+        from topoml.invariants.kpm import DEFAULT_VECTORS, check_options
+        from topoml.rng import spawn_seeds
+
+        seed = 0 if seed is None else seed
+        vectors = DEFAULT_VECTORS if vectors is None else vectors
+        check_options(xb.shape[1], moments=moments, vectors=vectors, seed=seed)
+        tasks = [(method, t[1], {"moments": moments, "vectors": vectors, "rng": s})
+                 for t, s in zip(tasks, spawn_seeds(seed, len(tasks)))]
     bar = None
     if progress is True:
         from tqdm.auto import tqdm
@@ -170,11 +206,12 @@ def chern_numbers(
             own.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
-    a = list(zip(*out)) if out else [[], [], [], []]
+    a = list(zip(*out)) if out else [[], [], [], [], []]
     return ChernNumbers(
         method=method,
         chern=np.asarray(a[0], dtype=np.int64),
         gap=np.asarray(a[1], dtype=np.float64),
         deviation=np.asarray(a[2], dtype=np.float64),
         certified=np.asarray(a[3], dtype=bool),
+        error=np.asarray(a[4], dtype=np.float64),
     )
