@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -15,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _proc import child_env, python, start, wait_until
+
 from topoml.data import generate as gen
 from topoml.data.generate import GenerateConfig, generate_dataset, load_config, packaged_config
 from topoml.data.store import MANIFEST_NAME, FIELDS, open_dataset, read_shard, shard_filename
 from topoml.errors import ConfigError, DatasetError, InputError
 from topoml.invariants.bott import bott_index
-
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def _cfg(n=300, shard=100, size=4, seed=11, averages="boundary_biased", **kw) -> dict:
@@ -273,15 +272,9 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     """A REAL kill: SIGKILL the generator (and its workers) mid-run, rerun, compare with a clean run."""
     cfg = _cfg(n=3000, shard=30, seed=3, averages="uniform")
     out = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, repr(cfg), str(out)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(python(_CHILD, repr(cfg), str(out)))
     try:
-        deadline = time.monotonic() + 60
-        while len(list(out.glob("shard-*.h5"))) < 2:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "generator produced no shards in 60 s"
-            time.sleep(0.005)
+        wait_until(proc, lambda: len(list(out.glob("shard-*.h5"))) >= 2, 60, "shards from the generator")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the generator and its pool workers (same session)
         proc.wait()
@@ -306,15 +299,9 @@ def test_ctrl_c_stops_promptly_keeping_finished_shards(tmp_path):
     """SIGINT to the process group (a terminal's Ctrl-C): the run stops promptly, finished shards stay."""
     cfg = _cfg(n=30000, shard=30, seed=4, averages="uniform")  # far more than can finish before the signal
     out = tmp_path / "interrupted"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, repr(cfg), str(out)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(python(_CHILD, repr(cfg), str(out)))
     try:
-        deadline = time.monotonic() + 60
-        while not list(out.glob("shard-*.h5")):
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "generator produced no shards in 60 s"
-            time.sleep(0.005)
+        wait_until(proc, lambda: bool(list(out.glob("shard-*.h5"))), 60, "shards from the generator")
         os.killpg(proc.pid, signal.SIGINT)
         t0 = time.monotonic()
         rc = proc.wait(timeout=30)
@@ -342,15 +329,9 @@ def test_ctrl_c_during_pool_start_up_exits(tmp_path, delay):
     """
     cfg = _cfg(n=30000, shard=30, seed=5, averages="uniform")
     out = tmp_path / "early"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, repr(cfg), str(out)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(python(_CHILD, repr(cfg), str(out)))
     try:
-        deadline = time.monotonic() + 60
-        while not (out / MANIFEST_NAME).exists():
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "generator wrote no manifest in 60 s"
-            time.sleep(0.002)
+        wait_until(proc, (out / MANIFEST_NAME).exists, 60, "manifest from the generator", poll=0.002)
         time.sleep(delay)
         os.killpg(proc.pid, signal.SIGINT)
         rc = proc.wait(timeout=30)
@@ -439,6 +420,5 @@ def test_storage_sampling_generation_do_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(python(code), capture_output=True, text=True, env=child_env(), timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr

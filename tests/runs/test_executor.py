@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,13 +12,12 @@ import numpy as np
 import pytest
 
 import runs_tasks as tasks
+from _proc import child_env, python, session, start, wait_until
 from topoml.errors import ConfigError, InputError
 from topoml.runs.executor import THREAD_VARS, Executor, deferred_sigint
 from topoml.runs.executor import map as run_map
 
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parents[1] / "src"
-CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(HERE), os.environ.get("PYTHONPATH", "")])}
 
 
 # ------------------------------------------------------------------------------------------ results
@@ -180,18 +177,6 @@ def test_deferred_sigint_leaves_an_ignored_sigint_alone():
         signal.signal(signal.SIGINT, original)
 
 
-def _session(sid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if os.getsid(int(d.name)) == sid and (d / "stat").read_text().split(") ")[-1][0] != "Z":
-                    out.append(int(d.name))
-            except (OSError, IndexError):
-                pass
-    return out
-
-
 # The child behaves like a terminal's foreground process: Python's Ctrl-C handler installed, even when
 # the tests themselves run in a background job (where the shell sets SIGINT to "ignore", inherited).
 _CTRL_C_CHILD = """
@@ -212,22 +197,18 @@ def test_ctrl_c_stops_the_pool_promptly_and_cleanly(tmp_path, engine):
     if engine == "dask":
         pytest.importorskip("distributed")
     done = tmp_path / "done.txt"
-    proc = subprocess.Popen([sys.executable, "-c", _CTRL_C_CHILD, str(done), engine], env=CHILD_ENV,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(python(_CTRL_C_CHILD, str(done), engine), child_env(HERE))
     try:
-        deadline = time.monotonic() + 120
-        while not (done.exists() and done.read_text().count("\n") >= 2):
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no task finished in 120 s"
-            time.sleep(0.01)
+        wait_until(proc, lambda: done.exists() and done.read_text().count("\n") >= 2, 120, "finished task",
+                   poll=0.01)
         os.killpg(proc.pid, signal.SIGINT)
         t0 = time.monotonic()
         rc = proc.wait(timeout=60)
         stopped = time.monotonic() - t0
         deadline = time.monotonic() + 10
-        while _session(proc.pid) and time.monotonic() < deadline:
+        while session(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        left = _session(proc.pid)
+        left = session(proc.pid)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

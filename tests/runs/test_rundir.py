@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -16,12 +15,12 @@ import numpy as np
 import pytest
 
 import runs_tasks as tasks
+from _proc import child_env, python, start, wait_until
 from topoml.errors import ConfigError, DatasetError
 from topoml.runs.rundir import FolderLock, RunDir, atomic_path, atomic_write_bytes
 
 HERE = Path(__file__).resolve().parent
-SRC = HERE.parents[1] / "src"
-CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(HERE), os.environ.get("PYTHONPATH", "")])}
+CHILD_ENV = child_env(HERE)
 
 
 # ------------------------------------------------------------------------------------------ atomic writes
@@ -142,14 +141,9 @@ def test_sigkill_mid_run_then_resume_redoes_nothing_finished(tmp_path):
     only the others, and ends with the results of an uninterrupted run."""
     run, calls1 = tmp_path / "run", tmp_path / "calls1"
     jobs = _jobs(calls1)
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_CHILD, str(run), json.dumps(jobs)], env=CHILD_ENV,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(python(_KILL_CHILD, str(run), json.dumps(jobs)), CHILD_ENV)
     try:
-        deadline = time.monotonic() + 120
-        while len(list((run / "jobs").glob("*/result.json"))) < 3:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no job finished in 120 s"
-            time.sleep(0.01)
+        wait_until(proc, lambda: len(list((run / "jobs").glob("*/result.json"))) >= 3, 120, "finished jobs")
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the run and its pool workers (same session)
         proc.wait()
@@ -185,15 +179,9 @@ def test_reproduce_ctrl_c_exits_with_one_line_and_keeps_finished_jobs(tmp_path):
     cmd = [sys.executable, "-c", cli, "reproduce", "zhang2018", "--quick", "--workers", "2", "--out", str(out),
            "--no-progress", "--set", "n_train=2000", "--set", "n_val=200", "--set", "n_test=200",
            "--set", "n_ssh_train=500"]
-    env = {**CHILD_ENV, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = start(cmd, child_env(HERE, PYTHONUNBUFFERED="1"))
     try:
-        deadline = time.monotonic() + 300
-        while not list((out / "jobs").glob("*/result.json")):
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "no job finished in 300 s"
-            time.sleep(0.05)
+        wait_until(proc, lambda: bool(list((out / "jobs").glob("*/result.json"))), 300, "finished job", poll=0.05)
         os.killpg(proc.pid, signal.SIGINT)
         rc = proc.wait(timeout=60)
     finally:

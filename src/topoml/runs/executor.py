@@ -34,10 +34,11 @@ Guarantees
   ``on_result``. Workers start with SIGINT blocked and then ignore it: a terminal's Ctrl-C reaches the
   whole process group and the parent decides what stops. ``topoml`` turns the ``KeyboardInterrupt``
   into a one-line message and exit status 130.
-* **No orphans.** A worker exits as soon as the process that started it is gone (``kill -9``), see
-  :func:`watch_parent`.
-* **Bounded queue.** At most ``2 * workers + 2`` tasks are submitted at a time, so an interruption
-  cancels instantly and millions of tasks do not sit in memory as futures.
+* **No orphans.** A worker exits as soon as the process that started it is gone (``kill -9``; a thread
+  polls the parent PID, ``_watch_parent``).
+* **Bounded queue.** At most ``2 * workers + 2`` tasks are submitted at a time (``workers``: the pool's
+  processes, or the threads of the Dask cluster), so an interruption cancels instantly and millions of
+  tasks do not sit in memory as futures.
 * **Progress**: a tqdm bar (on stderr) counts each task's ``weight`` (default 1); a task may report
   partial progress with :func:`report_progress` (process and serial engines).
 """
@@ -66,10 +67,7 @@ __all__ = [
     "deferred_sigint",
     "map",
     "report_progress",
-    "set_single_thread_env",
     "single_thread",
-    "single_thread_env",
-    "watch_parent",
 ]
 
 Engine = Literal["serial", "process", "dask"]
@@ -83,16 +81,11 @@ _POLL = 0.2  # seconds between checks for Ctrl-C while tasks run
 # ---------------------------------------------------------------------------------------------- threads
 
 
-def set_single_thread_env() -> None:
-    """Set every variable of :data:`THREAD_VARS` to ``"1"`` in this process's environment."""
-    os.environ.update({k: "1" for k in THREAD_VARS})
-
-
 @contextlib.contextmanager
-def single_thread_env() -> Iterator[None]:
+def _single_thread_env() -> Iterator[None]:
     """Set :data:`THREAD_VARS` to 1 for the body (while worker processes start), then restore them."""
     saved = {k: os.environ.get(k) for k in THREAD_VARS}
-    set_single_thread_env()
+    os.environ.update({k: "1" for k in THREAD_VARS})
     try:
         yield
     finally:
@@ -108,7 +101,7 @@ def blas_threads(limit: int | None = 1) -> Iterator[None]:
     """Limit the BLAS/OpenMP thread pools already loaded in this process for the body (``threadpoolctl``).
 
     Small dense eigenproblems (a Bott label of an 8×8 lattice) are 25–100× slower with OpenBLAS
-    threads on a loaded machine than with one; the environment variables of :func:`single_thread_env`
+    threads on a loaded machine than with one; the environment variables of :data:`THREAD_VARS`
     only act before numpy loads, so a running process needs this. ``limit=None`` changes nothing.
     """
     if limit is None:
@@ -160,7 +153,7 @@ def _parent_watch(parent: int, interval: float) -> None:
     os._exit(1)  # orphaned: the parent died without shutting the pool down (kill -9, SIGTERM)
 
 
-def watch_parent(parent: int | None = None, interval: float = 0.5) -> threading.Thread:
+def _watch_parent(parent: int | None = None, interval: float = 0.5) -> threading.Thread:
     """End this process (``os._exit(1)``) as soon as its parent process is gone.
 
     A daemon thread polls ``os.getppid()`` every ``interval`` seconds: when the parent dies the process
@@ -207,8 +200,8 @@ def report_progress(amount: int) -> None:
 def _worker_init(parent: int, progress_queue: Any = None) -> None:
     """Initializer of every pool worker: one BLAS thread, exit with the parent, progress, Ctrl-C ignored."""
     global _report
-    set_single_thread_env()  # before numpy loads: this module imports nothing that loads it
-    watch_parent(parent)
+    os.environ.update({k: "1" for k in THREAD_VARS})  # before numpy loads: this module imports nothing that does
+    _watch_parent(parent)
     if progress_queue is not None:
         _report = lambda i, k: progress_queue.put((i, k))  # noqa: E731
     # a terminal's Ctrl-C reaches the whole process group: the parent decides what to stop. The worker
@@ -389,12 +382,18 @@ class Executor:
                 raise ConfigError(f"cannot reach the Dask scheduler at {self.scheduler_address}: {err}") from None
         else:
             # the worker processes start with one BLAS thread, and ignore Ctrl-C (preload: dask_setup)
-            with single_thread_env(), _sigint_blocked():
+            with _single_thread_env(), _sigint_blocked():
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                              dashboard_address=None, silence_logs=logging.ERROR,
                                              preload=[__name__])
             self._client = Client(self._cluster)
         return self._client.get_executor(pure=False)
+
+    def _width(self) -> int:
+        """Tasks that run at once: the workers, or the threads of the Dask cluster (which may be larger)."""
+        if self._client is not None:
+            return max(self.workers, sum(self._client.nthreads().values()))
+        return self.workers
 
     def close(self, abort: bool = False) -> None:
         """Shut the workers down (``abort``: at once, abandoning running tasks). Idempotent."""
@@ -426,7 +425,7 @@ class Executor:
             return _Run(tasks, **options).serial(fn)
         pool = self._start()  # process workers start on demand: at most one per task
         try:
-            return _Run(tasks, **options).pool(fn, pool, self.workers, self._queue)
+            return _Run(tasks, **options).pool(fn, pool, self._width(), self._queue)
         except BaseException:
             self.close(abort=True)
             raise
@@ -478,8 +477,8 @@ class _Run:
         return self.results
 
     def pool(self, fn: Callable[[Any], Any], pool, workers: int, progress_queue: Any = None, cancel: bool = False) -> list:
-        """Run on a concurrent.futures-style ``pool``, at most ``2 * workers + 2`` tasks in flight; on an error
-        or Ctrl-C, ``cancel`` the tasks in flight (else the owner of the pool stops it)."""
+        """Run on a concurrent.futures-style ``pool`` of ``workers`` parallel slots, at most ``2 * workers + 2``
+        tasks in flight; on an error or Ctrl-C, ``cancel`` the tasks in flight (else the pool's owner stops it)."""
         window = 2 * workers + 2
 
         def drain() -> None:
@@ -496,7 +495,7 @@ class _Run:
                 while True:
                     if interrupted():
                         raise KeyboardInterrupt
-                    with _sigint_blocked(), single_thread_env():  # submit() starts process workers on demand
+                    with _sigint_blocked(), _single_thread_env():  # submit() starts process workers on demand
                         for i, task in todo:
                             pending[pool.submit(_call, fn, i, task)] = i
                             if len(pending) >= window:
