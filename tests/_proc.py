@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -22,6 +24,34 @@ def start(args: list[str], env: dict | None = None, **kw) -> subprocess.Popen:
     """Start ``args`` in its own session (so that its whole process group can be signalled), stderr piped."""
     return subprocess.Popen(args, env=env if env is not None else child_env(), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc``'s whole process group (it and its workers), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+@contextlib.contextmanager
+def running(args: list[str], env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """:func:`start` ``args`` for the body; whatever is left of its process group is killed afterwards."""
+    proc = start(args, env)
+    try:
+        yield proc
+    finally:
+        kill(proc)
+
+
+def interrupt(proc: subprocess.Popen, timeout: float) -> tuple[int, float]:
+    """Ctrl-C as a terminal sends it (SIGINT to the process group); returns the exit status and the seconds
+    ``proc`` took to end (``subprocess.TimeoutExpired`` if it did not end within ``timeout``)."""
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.monotonic()
+    rc = proc.wait(timeout=timeout)
+    return rc, time.monotonic() - t0
 
 
 def wait_until(proc: subprocess.Popen, condition: Callable[[], bool], timeout: float, what: str,

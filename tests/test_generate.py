@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import textwrap
 import time
@@ -14,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _proc import child_env, python, start, wait_until
+from _proc import child_env, interrupt, python, running, wait_until
 
 from topoml.data import generate as gen
 from topoml.data.generate import GenerateConfig, generate_dataset, load_config, packaged_config
@@ -272,12 +270,8 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     """A REAL kill: SIGKILL the generator (and its workers) mid-run, rerun, compare with a clean run."""
     cfg = _cfg(n=3000, shard=30, seed=3, averages="uniform")
     out = tmp_path / "killed"
-    proc = start(python(_CHILD, repr(cfg), str(out)))
-    try:
+    with running(python(_CHILD, repr(cfg), str(out))) as proc:  # killed at the end: it and its pool workers
         wait_until(proc, lambda: len(list(out.glob("shard-*.h5"))) >= 2, 60, "shards from the generator")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the generator and its pool workers (same session)
-        proc.wait()
     finished = sorted(p.name for p in out.glob("shard-*.h5"))
     assert 2 <= len(finished) < 100, "the run must be interrupted mid-way"
     for name in finished:  # every visible shard is complete and intact
@@ -299,17 +293,10 @@ def test_ctrl_c_stops_promptly_keeping_finished_shards(tmp_path):
     """SIGINT to the process group (a terminal's Ctrl-C): the run stops promptly, finished shards stay."""
     cfg = _cfg(n=30000, shard=30, seed=4, averages="uniform")  # far more than can finish before the signal
     out = tmp_path / "interrupted"
-    proc = start(python(_CHILD, repr(cfg), str(out)))
-    try:
+    with running(python(_CHILD, repr(cfg), str(out))) as proc:
         wait_until(proc, lambda: bool(list(out.glob("shard-*.h5"))), 60, "shards from the generator")
-        os.killpg(proc.pid, signal.SIGINT)
-        t0 = time.monotonic()
-        rc = proc.wait(timeout=30)
-        assert time.monotonic() - t0 < 10
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        rc, seconds = interrupt(proc, 30)
+    assert seconds < 10
     assert rc != 0 and b"KeyboardInterrupt" in proc.stderr.read()
     done = sorted(out.glob("shard-*.h5"))
     assert 1 <= len(done) < 40
@@ -329,16 +316,10 @@ def test_ctrl_c_during_pool_start_up_exits(tmp_path, delay):
     """
     cfg = _cfg(n=30000, shard=30, seed=5, averages="uniform")
     out = tmp_path / "early"
-    proc = start(python(_CHILD, repr(cfg), str(out)))
-    try:
+    with running(python(_CHILD, repr(cfg), str(out))) as proc:
         wait_until(proc, (out / MANIFEST_NAME).exists, 60, "manifest from the generator", poll=0.002)
         time.sleep(delay)
-        os.killpg(proc.pid, signal.SIGINT)
-        rc = proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        rc, _ = interrupt(proc, 30)
     err = proc.stderr.read().decode(errors="replace")
     assert rc != 0 and "KeyboardInterrupt" in err
     assert "BrokenProcessPool" not in err and "Traceback" in err

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import runs_tasks as tasks
-from _proc import child_env, python, session, start, wait_until
+from _proc import child_env, interrupt, python, running, session, wait_until
 from topoml.errors import ConfigError, InputError
 from topoml.runs.executor import THREAD_VARS, Executor, deferred_sigint
 from topoml.runs.executor import map as run_map
@@ -197,22 +197,14 @@ def test_ctrl_c_stops_the_pool_promptly_and_cleanly(tmp_path, engine):
     if engine == "dask":
         pytest.importorskip("distributed")
     done = tmp_path / "done.txt"
-    proc = start(python(_CTRL_C_CHILD, str(done), engine), child_env(HERE))
-    try:
+    with running(python(_CTRL_C_CHILD, str(done), engine), child_env(HERE)) as proc:
         wait_until(proc, lambda: done.exists() and done.read_text().count("\n") >= 2, 120, "finished task",
                    poll=0.01)
-        os.killpg(proc.pid, signal.SIGINT)
-        t0 = time.monotonic()
-        rc = proc.wait(timeout=60)
-        stopped = time.monotonic() - t0
+        rc, stopped = interrupt(proc, 60)
         deadline = time.monotonic() + 10
         while session(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         left = session(proc.pid)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     err = proc.stderr.read().decode(errors="replace")
     assert rc != 0 and "KeyboardInterrupt" in err, err[-3000:]
     assert err.count("Traceback") == 1 and "BrokenProcessPool" not in err, err[-3000:]

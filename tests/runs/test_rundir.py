@@ -4,8 +4,6 @@ redoing or losing finished work, and ``topoml reproduce`` stopped by Ctrl-C."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +13,7 @@ import numpy as np
 import pytest
 
 import runs_tasks as tasks
-from _proc import child_env, python, start, wait_until
+from _proc import child_env, interrupt, python, running, wait_until
 from topoml.errors import ConfigError, DatasetError
 from topoml.runs.rundir import FolderLock, RunDir, atomic_path, atomic_write_bytes
 
@@ -141,12 +139,8 @@ def test_sigkill_mid_run_then_resume_redoes_nothing_finished(tmp_path):
     only the others, and ends with the results of an uninterrupted run."""
     run, calls1 = tmp_path / "run", tmp_path / "calls1"
     jobs = _jobs(calls1)
-    proc = start(python(_KILL_CHILD, str(run), json.dumps(jobs)), CHILD_ENV)
-    try:
+    with running(python(_KILL_CHILD, str(run), json.dumps(jobs)), CHILD_ENV) as proc:  # then killed: run + workers
         wait_until(proc, lambda: len(list((run / "jobs").glob("*/result.json"))) >= 3, 120, "finished jobs")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the run and its pool workers (same session)
-        proc.wait()
     finished = sorted(p.parent.name for p in (run / "jobs").glob("*/result.json"))
     assert 3 <= len(finished) < len(jobs), "the run must be interrupted mid-way"
     snap = {k: v for k, v in _snapshot(run).items() if k.split("/")[0] in finished}
@@ -179,15 +173,9 @@ def test_reproduce_ctrl_c_exits_with_one_line_and_keeps_finished_jobs(tmp_path):
     cmd = [sys.executable, "-c", cli, "reproduce", "zhang2018", "--quick", "--workers", "2", "--out", str(out),
            "--no-progress", "--set", "n_train=2000", "--set", "n_val=200", "--set", "n_test=200",
            "--set", "n_ssh_train=500"]
-    proc = start(cmd, child_env(HERE, PYTHONUNBUFFERED="1"))
-    try:
+    with running(cmd, child_env(HERE, PYTHONUNBUFFERED="1")) as proc:
         wait_until(proc, lambda: bool(list((out / "jobs").glob("*/result.json"))), 300, "finished job", poll=0.05)
-        os.killpg(proc.pid, signal.SIGINT)
-        rc = proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        rc, _ = interrupt(proc, 60)
     err = proc.stderr.read().decode(errors="replace").strip()
     assert rc == 130, err[-3000:]
     assert err.splitlines()[-1].startswith("topoml: interrupted") and "Traceback" not in err, err[-3000:]
