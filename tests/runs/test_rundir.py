@@ -111,8 +111,10 @@ def _snapshot(run: Path) -> dict:
             for p in (run / "jobs").rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("engine, workers", [("serial", 1), ("process", 2)])
+@pytest.mark.parametrize("engine, workers", [("serial", 1), ("process", 2), ("dask", 2)])
 def test_run_jobs_results_do_not_depend_on_engine_or_workers(tmp_path, engine, workers):
+    if engine == "dask":
+        pytest.importorskip("distributed")
     jobs = _jobs(tmp_path / "calls", n=5, sleep=0.0)
     with RunDir(tmp_path / "run", {"n": 5}) as rd:
         res = rd.run_jobs(jobs, tasks.slow_job, workers=workers, engine=engine, progress=False)
@@ -123,6 +125,27 @@ def test_run_jobs_results_do_not_depend_on_engine_or_workers(tmp_path, engine, w
         assert (tmp_path / "run" / "jobs" / j["id"] / "weights.bin").read_bytes() == files["weights.bin"]
     with pytest.raises(ConfigError, match="unique"):
         RunDir(tmp_path / "run2", {}).run_jobs(jobs + jobs[:1], tasks.slow_job, progress=False)
+
+
+def test_reproduce_trainings_on_dask_equal_those_in_process(tmp_path):
+    """``reproduce --engine dask``: the same training jobs (torch in Dask workers) give the same bits."""
+    pytest.importorskip("distributed")
+    from safetensors.numpy import load
+
+    from topoml.experiments.zhang2018 import _jobs, _train_job, load_config
+
+    cfg = load_config("quick", {"n_train": 500, "n_val": 100, "n_test": 100, "n_ssh_train": 200, "epochs": 1})
+    jobs = [j for j in _jobs(cfg) if j["id"] in ("table1-cnn-seed0", "table1-fc-seed0")]
+    res = {}
+    for engine, workers in (("serial", 1), ("dask", 2)):
+        with RunDir(tmp_path / engine, {"engine": engine}) as rd:
+            res[engine] = rd.run_jobs(jobs, _train_job, workers=workers, engine=engine, progress=False)
+    for j in jobs:  # the same bits: accuracies, losses, probe outputs and weights
+        a, b = res["serial"][j["id"]], res["dask"][j["id"]]
+        assert a["accuracy"] == b["accuracy"] and a["probe"] == b["probe"]
+        assert a["history"]["train_loss"] == b["history"]["train_loss"]
+        wa, wb = (load((tmp_path / e / "jobs" / j["id"] / "weights.safetensors").read_bytes()) for e in res)
+        assert wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
 
 
 _KILL_CHILD = """

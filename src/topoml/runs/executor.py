@@ -203,12 +203,26 @@ def _worker_init(parent: int, progress_queue: Any = None) -> None:
     os.environ.update({k: "1" for k in THREAD_VARS})  # before numpy loads: this module imports nothing that does
     _watch_parent(parent)
     if progress_queue is not None:
+        progress_queue.cancel_join_thread()  # a stopped worker does not wait to deliver its last reports
         _report = lambda i, k: progress_queue.put((i, k))  # noqa: E731
+    signal.signal(signal.SIGTERM, _stop_worker)
     # a terminal's Ctrl-C reaches the whole process group: the parent decides what to stop. The worker
     # was started with SIGINT blocked (see _sigint_blocked); ignore it, then unblock (drops a pending one).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _stop_worker(signum: int, frame: Any) -> None:
+    """SIGTERM handler of a pool worker (the pool is being stopped): exit now, after multiprocessing's exit
+    handlers, which unlink the semaphores this process created (tqdm's lock, for one). A worker killed
+    without them leaves those to the resource tracker, which then warns on stderr at the parent's exit."""
+    from multiprocessing import util
+
+    try:
+        util._exit_function()
+    finally:
+        os._exit(128 + signum)
 
 
 def dask_setup(worker: Any) -> None:  # noqa: ARG001 - the signature of Dask's preload hook
@@ -311,6 +325,9 @@ def _terminate(pool) -> None:
                 proc.terminate()
         for proc in procs:
             proc.join(timeout=10)
+            if proc.is_alive():  # stuck in a long C call: the handler of SIGTERM never ran
+                proc.kill()
+                proc.join()
     pool.shutdown(wait=False, cancel_futures=True)
 
 
