@@ -71,6 +71,13 @@ class ChainFeatures(NamedTuple):
         return psi
 
 
+def _check_amplitudes(a, b) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.ndim < 2:
+        raise ShapeError(f"a and b must have the same shape (..., L, n_states), got {a.shape} and {b.shape}")
+    return a, b
+
+
 def fix_gauge(a: np.ndarray, b: np.ndarray, *, rtol: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic phase of eigenvectors ``(a_n, b_n)``: the largest A amplitude is real and positive.
 
@@ -91,10 +98,7 @@ def fix_gauge(a: np.ndarray, b: np.ndarray, *, rtol: float = 1e-8) -> tuple[np.n
     -------
     a, b : new arrays of the same shapes and dtypes
     """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape or a.ndim < 2:
-        raise ShapeError(f"a and b must have the same shape (..., L, n_states), got {a.shape} and {b.shape}")
+    a, b = _check_amplitudes(a, b)
     mag = np.abs(a)
     top = mag.max(axis=-2, keepdims=True)
     pivot_idx = np.argmax(mag >= (1.0 - rtol) * top, axis=-2)[..., None, :]
@@ -122,10 +126,7 @@ def scramble_gauge(a: np.ndarray, b: np.ndarray, *, rng: RngLike = None) -> tupl
     -------
     a, b : new arrays of the same shapes and dtypes
     """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.shape != b.shape or a.ndim < 2:
-        raise ShapeError(f"a and b must have the same shape (..., L, n_states), got {a.shape} and {b.shape}")
+    a, b = _check_amplitudes(a, b)
     gen = as_generator(rng)
     shape = a.shape[:-2] + (1, a.shape[-1])
     if np.iscomplexobj(a) or np.iscomplexobj(b):

@@ -495,7 +495,8 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
     folder = rd.job_dir(job)
     done = rd.job_result(job)
     if done is not None:
-        load_state_bytes(comp, (folder / "best.safetensors").read_bytes())
+        kept = "start.safetensors" if done["best_epoch"] == -1 else "best.safetensors"
+        load_state_bytes(comp, (folder / kept).read_bytes())
         return comp, done
     result = fit_rg(comp, st, derive_seed(cfg.seed, job), folder, data, progress, job=job, train=train,
                     select=select, eval_sizes=eval_sizes, loss=_loss(cfg.base_net))
@@ -509,12 +510,17 @@ def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *
     ``comp = base ∘ RG^k`` (base frozen) trained with ``loss`` (default |d| + d²) on ``data[train]``,
     evaluated after every epoch on ``test{n}`` for ``n`` in ``eval_sizes`` (those in ``data``, a mapping
     name → (inputs, labels)); the epoch with the best ``select`` metric is kept (loaded into ``comp``;
-    ``None``: the lowest training loss). Checkpoints and resume in ``folder``. Returns the stage's result."""
+    ``None``: the lowest training loss). The start point is a candidate too (the paper's early stop on
+    generalization, at zero epochs): when no trained epoch beats its ``select`` metric, the start is kept
+    (``best_epoch = -1``, weights in ``folder/start.safetensors``). Checkpoints and resume in ``folder``.
+    Returns the stage's result."""
     import torch
 
+    from topoml.train.checkpoint import load_state_bytes, state_bytes
     from topoml.train.trainer import Trainer, chern_loss, tensor_batches
 
     evaluate = _compound_eval(data, eval_sizes)
+    start = state_bytes(comp)
     initial = evaluate(comp)
     trainer = Trainer(comp, _train_config(st, seed), folder, evaluate=evaluate, select=select,
                       loss=loss or chern_loss)
@@ -524,8 +530,13 @@ def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *
                 progress=progress)
     best_8 = max(trainer.history, key=lambda r: (r["metrics"].get("acc8", 0), -r["epoch"]))["epoch"]
     best = trainer.load_best()
+    selected = trainer.history[best]["metrics"]
+    if select is not None and initial.get(select, -math.inf) > selected.get(select, -math.inf):
+        atomic_write_bytes(folder / "start.safetensors", start)
+        load_state_bytes(comp, start)  # no trained epoch generalizes better than the start point
+        best, selected = -1, dict(initial)
     result = {"initial": initial, "best_epoch": best, "best_epoch_by_acc8": best_8,
-              "selected": trainer.history[best]["metrics"], "at_best_acc8": trainer.history[best_8]["metrics"],
+              "selected": selected, "at_best_acc8": trainer.history[best_8]["metrics"],
               "final": trainer.history[-1]["metrics"], "select": select, "train_samples": len(y),
               "epochs": st.epochs, "train_seconds": sum(r["train_seconds"] for r in trainer.history),
               "history": trainer.history}
@@ -795,6 +806,10 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     return results
 
 
+def _epoch_name(epoch: int) -> str:
+    return "the start point (no trained epoch beat it)" if epoch == -1 else f"epoch {epoch}"
+
+
 def _pct(v) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.2f} %"
 
@@ -962,16 +977,16 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         f"{ri['final_metrics']['rms8']:.3f} / {ri['final_metrics']['rms16']:.3f}; base ∘ RG_init accuracy "
         f"8×8 {_pct(ri.get('compound_acc8'))}, 16×16 {_pct(ri.get('compound_acc16'))}.",
         f"* RG with decimation init: {cfg.rg.optimizer}, lr {cfg.rg.lr}, batch {cfg.rg.batch_size}, {cfg.rg.epochs} epochs "
-        f"over {rg['train_samples']:,} 8×8 lattices; selected epoch {rg['best_epoch']} (best 16×16 accuracy, "
+        f"over {rg['train_samples']:,} 8×8 lattices; selected {_epoch_name(rg['best_epoch'])} (best 16×16 accuracy, "
         f"the paper's early stop); at the best 8×8 epoch ({rg['best_epoch_by_acc8']}): {rg['at_best_acc8']}; "
         f"final epoch: {rg['final']}.",
-        f"* RG from random init: selected epoch {sc['best_epoch']} by 8×8 accuracy; final epoch: {sc['final']}.",
+        f"* RG from random init: selected {_epoch_name(sc['best_epoch'])} by 8×8 accuracy; final epoch: {sc['final']}.",
     ]
     if "tied" in r:
         t = r["tied"]
         lines.append(f"* tied 16×16 stage (two copies of one RG network, the paper's proposed next step): "
                      f"{cfg.tied.epochs} epochs over {t['train_samples']:,} 16×16 lattices from the selected RG; "
-                     f"before: {t['initial']}; selected epoch {t['best_epoch']}: {t['selected']}.")
+                     f"before: {t['initial']}; selected {_epoch_name(t['best_epoch'])}: {t['selected']}.")
     lines += ["", "## Figures", ""]
     pd = f["phase_diagrams"]
     if "skipped" in pd:
