@@ -32,6 +32,12 @@ import time
 import numpy as np
 
 
+def _apply(task: tuple):
+    """``fn(*args)`` for ``task = (fn, *args)``: runs a benchmark function in a single-thread worker process."""
+    fn, *args = task
+    return fn(*args)
+
+
 def lattices(N: int, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     avg = np.stack([rng.uniform(-4, 4, n), rng.uniform(-2, 2, n), rng.uniform(0.1, 0.2, n)], -1)
@@ -191,7 +197,8 @@ def main() -> None:
 
     import scipy
 
-    from topoml.invariants.bott import bott_index, worker_pool
+    from topoml.invariants.bott import bott_index
+    from topoml.runs import Executor
 
     try:
         import pybott  # noqa: F401
@@ -210,18 +217,18 @@ def main() -> None:
     # throughput, 1 and 2 workers (one BLAS thread each)
     sizes = {4: 6_000 if quick else 40_000, 8: 300 if quick else 2_000}
     for N, n in sizes.items():
-        with worker_pool(1) as ex:
-            rate1, _ = ex.submit(_throughput, N, max(n // 4, 64), 1).result()
+        with Executor(1) as ex:
+            rate1, _ = ex.map(_apply, [(_throughput, N, max(n // 4, 64), 1)])[0]
         x = lattices(N, n, 10 + N)
-        with worker_pool(2) as ex:
+        with Executor(2) as ex:
             bott_index(x[:256], executor=ex, on_gapless="flag")  # warm-up: imports, LAPACK workspaces
             t = time.perf_counter()
             bott_index(x, executor=ex, on_gapless="flag")
             wall = time.perf_counter() - t
         rate2 = n / wall
         target = 10_000 if N == 4 else 500
-        with worker_pool(1) as ex:
-            fl = ex.submit(_lapack_floor, N, 1024 if N == 4 else 48, 20 + N).result()
+        with Executor(1) as ex:
+            fl = ex.map(_apply, [(_lapack_floor, N, 1024 if N == 4 else 48, 20 + N)])[0]
         floor = fl["dgehrd+dorghr"] + fl["svd"] + fl["zgeev"]
         rows.append((f"{N}×{N} labels/s, 1 worker", f"{rate1:,.0f}/s", "", "", ""))
         rows.append((f"{N}×{N} labels/s, 2 workers", f"{rate2:,.0f}/s", f"target {target:,}/s",
@@ -236,9 +243,9 @@ def main() -> None:
 
     # large N: time per label vs the two dense decompositions, same single-thread worker
     large = [(16, 2), (24, 1)] if quick else [(16, 3), (24, 2), (32, 1)]
-    with worker_pool(1) as ex:
+    with Executor(1) as ex:
         for N, rep in large:
-            b = ex.submit(_large, N, rep, 100 + N).result()
+            b = ex.map(_apply, [(_large, N, rep, 100 + N)])[0]
             base = b["eigh"] + b["eigvals"]
             ratio = b["label"] / base
             rows.append((
@@ -252,9 +259,9 @@ def main() -> None:
     # pybott on the same lattices
     if have_pybott:
         cases = [(4, 100, "batch"), (8, 8, ""), (16, 1, "")] if quick else [(4, 500, "batch"), (8, 30, ""), (16, 2, ""), (32, 1, "")]
-        with worker_pool(1) as ex:
+        with Executor(1) as ex:
             for N, n, note in cases:
-                p = ex.submit(_vs_pybott, N, n, 200 + N).result()
+                p = ex.map(_apply, [(_vs_pybott, N, n, 200 + N)])[0]
                 rows.append((
                     f"pybott N={N}{' (' + note + ')' if note else ''}, {p['n']} lattices",
                     f"{fmt_time(p['ours'])}/label",

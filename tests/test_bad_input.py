@@ -361,7 +361,7 @@ API_CASES = [
     ("exp-int-as-float", lambda: _exp_cfg("zhang2018", {"workers": 2.0}), ConfigError),
     ("exp-new-table", lambda: _exp_cfg("margalit2022", {"data.nope.n_samples": 1}), ConfigError),
     ("exp-override-not-table", lambda: _exp_cfg("zhang2018", {"workers.x": 1}), ConfigError),
-    ("exp-overrides-form", lambda: __import__("topoml.experiments.config", fromlist=["x"]).parse_overrides(
+    ("exp-overrides-form", lambda: __import__("topoml.runs.config", fromlist=["x"]).parse_overrides(
         ["novalue"]), ConfigError),
     # storage
     ("shard-nan", lambda: _write_shard(inputs=_x4(4, fill=np.nan)), InputError),
@@ -373,7 +373,7 @@ API_CASES = [
      DatasetError),
     ("open-verify-value", lambda: __import__("topoml.data.store", fromlist=["x"]).open_dataset(
         "/nonexistent", verify="sometimes"), InputError),
-    ("rundir-unwritable", lambda: __import__("topoml.rundir", fromlist=["x"]).RunDir("/proc/topoml-run", {}),
+    ("rundir-unwritable", lambda: __import__("topoml.runs.rundir", fromlist=["x"]).RunDir("/proc/topoml-run", {}),
      InputError),
 ]
 
@@ -640,7 +640,7 @@ def test_output_files_are_not_private(tmp_path):
     """Output files get the usual mode of a new file (0o666 minus the umask), not mkstemp's 0o600."""
     import os
 
-    from topoml.rundir import atomic_write_text
+    from topoml.runs.rundir import atomic_write_text
 
     atomic_write_text(tmp_path / "x.json", "{}")
     mask = os.umask(0)

@@ -22,6 +22,7 @@ from topoml.hamiltonians.pip import bdg_hamiltonian, clean_lattice, disordered_l
 from topoml.invariants import bott as bott_mod
 from topoml.invariants.bott import BottResult, bott_index, bott_index_hamiltonian, bott_phase_diagram
 from topoml.invariants.chern import clean_chern_number, fhs_chern_number
+from topoml.runs import Executor
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "margalit2022"
 FILES = [DATA / f"data_{k}.mat" for k in (1, 2, 3)]
@@ -322,9 +323,12 @@ def test_workers_give_identical_results():
     r2 = bott_index(x, workers=2, chunk_size=16)
     np.testing.assert_array_equal(r1.label, r2.label)
     np.testing.assert_allclose(r1.raw, r2.raw, atol=1e-12)
-    with bott_mod.worker_pool(2) as ex:
+    with Executor(workers=2) as ex:  # workers kept for several calls
         r3 = bott_index(x, executor=ex)
+        r4 = bott_index(x[:20], executor=ex)
     np.testing.assert_array_equal(r1.label, r3.label)
+    np.testing.assert_array_equal(r1.raw, r3.raw)
+    np.testing.assert_array_equal(r1.raw[:20], r4.raw)
 
 
 def test_chunking_is_bitwise_neutral():

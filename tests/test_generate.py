@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -15,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _proc import child_env, interrupt, python, running, wait_until
+
 from topoml.data import generate as gen
 from topoml.data.generate import GenerateConfig, generate_dataset, load_config, packaged_config
 from topoml.data.store import MANIFEST_NAME, FIELDS, open_dataset, read_shard, shard_filename
 from topoml.errors import ConfigError, DatasetError, InputError
 from topoml.invariants.bott import bott_index
-
-SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def _cfg(n=300, shard=100, size=4, seed=11, averages="boundary_biased", **kw) -> dict:
@@ -90,7 +87,7 @@ def test_load_config_toml(tmp_path):
 )
 def test_unknown_key_named(tmp_path, old, new, key):
     p = _write(tmp_path, GOOD.replace(old, new))
-    with pytest.raises(ConfigError, match=f"unknown key '{key}'") as e:
+    with pytest.raises(ConfigError, match=f"unknown config key '{key}'") as e:
         load_config(p)
     assert "cfg.toml" in str(e.value) and "\n" not in str(e.value)
 
@@ -104,7 +101,7 @@ def test_unknown_key_named(tmp_path, old, new, key):
         ("seed = 1", "seed = -1", "seed"),
         ("workers = 1", "workers = 0", "run.workers"),
         ("seed = 1", "seed = 1\nseed = 2", "invalid TOML"),
-        ("seed = 1", "", "missing required key 'seed'"),
+        ("seed = 1", "", "missing required config key 'seed'"),
     ],
 )
 def test_invalid_config_values(tmp_path, old, new, fragment):
@@ -203,14 +200,6 @@ def test_dask_scheduler_address(tmp_path):
     _assert_same_dataset(tmp_path / "ref", tmp_path / "dask")
 
 
-def test_worker_processes_use_one_blas_thread():
-    before = {k: os.environ.get(k) for k in gen.THREAD_ENV}
-    with gen._process_pool(2) as ex:
-        seen = list(ex.map(os.getenv, list(gen.THREAD_ENV) * 2))
-    assert seen == ["1"] * (2 * len(gen.THREAD_ENV))
-    assert {k: os.environ.get(k) for k in gen.THREAD_ENV} == before  # the caller's environment is restored
-
-
 # ------------------------------------------------------------------------------------------ resume
 
 
@@ -281,18 +270,8 @@ def test_sigkill_mid_run_then_resume(tmp_path):
     """A REAL kill: SIGKILL the generator (and its workers) mid-run, rerun, compare with a clean run."""
     cfg = _cfg(n=3000, shard=30, seed=3, averages="uniform")
     out = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, repr(cfg), str(out)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while len(list(out.glob("shard-*.h5"))) < 2:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "generator produced no shards in 60 s"
-            time.sleep(0.005)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the generator and its pool workers (same session)
-        proc.wait()
+    with running(python(_CHILD, repr(cfg), str(out))) as proc:  # killed at the end: it and its pool workers
+        wait_until(proc, lambda: len(list(out.glob("shard-*.h5"))) >= 2, 60, "shards from the generator")
     finished = sorted(p.name for p in out.glob("shard-*.h5"))
     assert 2 <= len(finished) < 100, "the run must be interrupted mid-way"
     for name in finished:  # every visible shard is complete and intact
@@ -314,23 +293,10 @@ def test_ctrl_c_stops_promptly_keeping_finished_shards(tmp_path):
     """SIGINT to the process group (a terminal's Ctrl-C): the run stops promptly, finished shards stay."""
     cfg = _cfg(n=30000, shard=30, seed=4, averages="uniform")  # far more than can finish before the signal
     out = tmp_path / "interrupted"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, repr(cfg), str(out)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while not list(out.glob("shard-*.h5")):
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "generator produced no shards in 60 s"
-            time.sleep(0.005)
-        os.killpg(proc.pid, signal.SIGINT)
-        t0 = time.monotonic()
-        rc = proc.wait(timeout=30)
-        assert time.monotonic() - t0 < 10
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    with running(python(_CHILD, repr(cfg), str(out))) as proc:
+        wait_until(proc, lambda: bool(list(out.glob("shard-*.h5"))), 60, "shards from the generator")
+        rc, seconds = interrupt(proc, 30)
+    assert seconds < 10
     assert rc != 0 and b"KeyboardInterrupt" in proc.stderr.read()
     done = sorted(out.glob("shard-*.h5"))
     assert 1 <= len(done) < 40
@@ -350,53 +316,16 @@ def test_ctrl_c_during_pool_start_up_exits(tmp_path, delay):
     """
     cfg = _cfg(n=30000, shard=30, seed=5, averages="uniform")
     out = tmp_path / "early"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, repr(cfg), str(out)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while not (out / MANIFEST_NAME).exists():
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "generator wrote no manifest in 60 s"
-            time.sleep(0.002)
+    with running(python(_CHILD, repr(cfg), str(out))) as proc:
+        wait_until(proc, (out / MANIFEST_NAME).exists, 60, "manifest from the generator", poll=0.002)
         time.sleep(delay)
-        os.killpg(proc.pid, signal.SIGINT)
-        rc = proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        rc, _ = interrupt(proc, 30)
     err = proc.stderr.read().decode(errors="replace")
     assert rc != 0 and "KeyboardInterrupt" in err
     assert "BrokenProcessPool" not in err and "Traceback" in err
     assert err.count("Traceback") == 1, err[-3000:]  # the generator's only: no worker died of it
     for path in sorted(out.glob("shard-*.h5")):
         read_shard(path)
-
-
-def test_deferred_sigint_restores_handler():
-    original = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a foreground process
-    try:
-        with gen._deferred_sigint() as interrupted:
-            assert not interrupted()
-            os.kill(os.getpid(), signal.SIGINT)  # recorded, not raised
-            deadline = time.monotonic() + 5
-            while not interrupted() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert interrupted()
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    finally:
-        signal.signal(signal.SIGINT, original)
-
-
-def test_deferred_sigint_leaves_an_ignored_sigint_alone():
-    original = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job's Ctrl-C is not ours
-    try:
-        with gen._deferred_sigint() as interrupted:
-            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN and not interrupted()
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGINT, original)
 
 
 # ------------------------------------------------------------------------------------------ bad input
@@ -452,7 +381,7 @@ def test_cli_errors(tmp_path):
     with pytest.raises(SystemExit):
         _parser().parse_args(["generate", "x.toml", "--engine", "spark"])
     args = _parser().parse_args(["generate", str(_write(tmp_path, GOOD.replace("seed = 1", "sed = 1")))])
-    with pytest.raises(ConfigError, match="unknown key 'sed'"):
+    with pytest.raises(ConfigError, match="unknown config key 'sed'"):
         args.func(args)
     args = _parser().parse_args(["generate", "margalit2022_data_quick", "--scheduler", "tcp://x:1", "--out",
                                  str(tmp_path / "file" / "x")])
@@ -472,6 +401,5 @@ def test_storage_sampling_generation_do_not_import_torch():
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "print('ok')\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    res = subprocess.run(python(code), capture_output=True, text=True, env=child_env(), timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr

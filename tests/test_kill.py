@@ -16,21 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from _proc import session
+
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir() or sys.platform != "linux", reason="needs Linux /proc")
 
 TOPOML = [sys.executable, "-m", "topoml"]
-
-
-def _session(sid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if os.getsid(int(d.name)) == sid and (d / "stat").read_text().split(") ")[-1][0] != "Z":
-                    out.append(int(d.name))
-            except (OSError, IndexError):
-                pass
-    return out
 
 
 def _children(pid: int) -> list[int]:
@@ -63,11 +53,11 @@ def _kill_parent_once_workers_run(cmd: list[str], cwd: Path, n_children: int, si
         proc.send_signal(sig)
         proc.wait(timeout=10)
         deadline = time.monotonic() + 8
-        while _session(proc.pid) and time.monotonic() < deadline:
+        while session(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        return _session(proc.pid)
+        return session(proc.pid)
     finally:
-        for pid in _session(proc.pid):
+        for pid in session(proc.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:

@@ -111,15 +111,14 @@ def test_config_validation():
 
 def test_results_do_not_depend_on_number_of_workers(tmp_path):
     from topoml.experiments.oriekhov2025 import _jobs, _train_job
-    from topoml.experiments.runner import run_jobs
-    from topoml.rundir import RunDir
+    from topoml.runs.rundir import RunDir
 
     cfg = load_config("quick", {"n_train": 200, "n_val": 100, "n_test": 100, "epochs": 1, "seeds": 1})
     jobs = [j for j in _jobs(cfg) if j["id"] in ("shallow-seed0", "topo_linear-random-seed0")]
     res = {}
     for w in (1, 2):
         rd = RunDir(tmp_path / f"w{w}", {"w": w})
-        res[w] = run_jobs(rd, jobs, _train_job, workers=w, progress=False)
+        res[w] = rd.run_jobs(jobs, _train_job, workers=w, progress=False)
     for j in jobs:
         assert res[1][j["id"]]["accuracy"] == res[2][j["id"]]["accuracy"]
         assert res[1][j["id"]]["history"]["train_loss"] == res[2][j["id"]]["history"]["train_loss"]
@@ -129,7 +128,7 @@ def test_report_tables_and_quick_note(quick_run):
     """Issue 12: '|W − RSWN|' in the claims table split its row; a quick profile says it is a smoke test."""
     from _markdown import table_problems
 
-    from topoml.rundir import QUICK_NOTE
+    from topoml.runs.rundir import QUICK_NOTE
 
     out, proc = quick_run
     report = (out / "report.md").read_text()

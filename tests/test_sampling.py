@@ -44,7 +44,7 @@ def test_defaults_follow_conventions():
     ],
 )
 def test_unknown_keys_rejected_by_name(data, key):
-    with pytest.raises(ConfigError, match=f"unknown key 'sampling.{key}'"):
+    with pytest.raises(ConfigError, match=f"unknown config key 'sampling.{key}'"):
         SamplingSpec.from_dict(data, "sampling.")
 
 

@@ -129,16 +129,15 @@ def test_config_validation():
 
 
 def test_results_do_not_depend_on_number_of_workers(tmp_path):
-    from topoml.experiments.runner import run_jobs
     from topoml.experiments.zhang2018 import _jobs, _train_job
-    from topoml.rundir import RunDir
+    from topoml.runs.rundir import RunDir
 
     cfg = load_config("quick", {"n_train": 500, "n_val": 100, "n_test": 100, "n_ssh_train": 200, "epochs": 1})
     jobs = [j for j in _jobs(cfg) if j["id"] in ("table1-cnn-seed0", "table1-fc-seed0")]
     res = {}
     for w in (1, 2):
         rd = RunDir(tmp_path / f"w{w}", {"w": w})
-        res[w] = run_jobs(rd, jobs, _train_job, workers=w, progress=False)
+        res[w] = rd.run_jobs(jobs, _train_job, workers=w, progress=False)
     for j in jobs:
         assert res[1][j["id"]]["accuracy"] == res[2][j["id"]]["accuracy"]
         assert res[1][j["id"]]["history"]["train_loss"] == res[2][j["id"]]["history"]["train_loss"]
@@ -148,7 +147,7 @@ def test_report_tables_and_quick_note(quick_run):
     """Issue 12: '|w| ≤ 2' in a header split the Markdown table; a quick profile says it is a smoke test."""
     from _markdown import table_problems
 
-    from topoml.rundir import QUICK_NOTE
+    from topoml.runs.rundir import QUICK_NOTE
 
     out, proc = quick_run
     report = (out / "report.md").read_text()

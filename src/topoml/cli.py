@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from topoml.cli_types import positive_int
+from topoml.cli_types import add_engine_options, engine_of, positive_int
 from topoml.errors import TopomlError
 
 __all__ = ["main", "build_parser"]
@@ -22,7 +22,7 @@ __all__ = ["main", "build_parser"]
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from topoml.experiments import get_experiment
-    from topoml.experiments.config import parse_overrides
+    from topoml.runs.config import parse_overrides
 
     exp = get_experiment(args.experiment)
     profile = "quick" if args.quick else args.profile
@@ -32,11 +32,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     cfg = exp.load_config(profile, overrides, args.config)
     out = Path(args.out) if args.out else Path("runs") / f"{args.experiment}-{profile}"
     print(f"topoml reproduce {args.experiment} (profile {profile}) → {out}", flush=True)
-    summary = exp.run(cfg, out, progress=not args.no_progress)
+    summary = exp.run(cfg, out, progress=not args.no_progress, engine=engine_of(args, "process"),
+                      scheduler_address=args.scheduler)
     if hasattr(exp, "format_table"):
         print(exp.format_table(summary))
     if profile == "quick":
-        from topoml.rundir import QUICK_NOTE
+        from topoml.runs.rundir import QUICK_NOTE
 
         print(f"note: {QUICK_NOTE}")
     print(f"report: {out / 'report.md'}")
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", help="TOML file with profiles, instead of the built-in one")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
     r.add_argument("--workers", type=positive_int, help="parallel worker processes")
+    add_engine_options(r)
     r.add_argument("--out", help="run directory (default: runs/<experiment>-<profile>); an existing one resumes")
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.set_defaults(func=_cmd_reproduce)

@@ -3,7 +3,7 @@
 Usage::
 
     topoml chern LATTICES [--method localizer|bott|kpm|network] [--kappa K] [--workers N]
-                          [--engine process|dask] [--scheduler ADDR] [--key NAME] [--json] [--no-progress]
+                          [--engine process|dask|serial] [--scheduler ADDR] [--key NAME] [--json] [--no-progress]
 
 * ``localizer`` (default): sparse spectral-localizer index, certified by the localizer gap
   (:func:`topoml.invariants.localizer.localizer_chern_number`); any N, N = 256 in seconds.
@@ -26,7 +26,7 @@ import argparse
 import json
 import sys
 
-from topoml.cli_types import nonnegative_int, positive_float, positive_int
+from topoml.cli_types import add_engine_options, engine_of, nonnegative_int, positive_float, positive_int
 from topoml.errors import ConfigError
 
 __all__ = ["add_parser", "run"]
@@ -49,8 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--seed", type=nonnegative_int, default=None, help="kpm random seed (default 0)")
     p.add_argument("--gap-tol", type=float, default=1e-6, help="smallest certified gap (default %(default)g)")
     p.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1)")
-    p.add_argument("--engine", choices=("process", "dask"), default=None, help="process pool (default) or Dask")
-    p.add_argument("--scheduler", metavar="ADDR", default=None, help="Dask scheduler address (implies --engine dask)")
+    add_engine_options(p)
     p.add_argument("--key", help="dataset name inside an .h5 file (default: inputs, or the only one)")
     p.add_argument("--weights", help="network weights (.safetensors) for --method network")
     p.add_argument("--json", action="store_true", help="JSON output")
@@ -89,30 +88,22 @@ def run(args: argparse.Namespace) -> int:
     for opt in ("moments", "vectors", "seed"):
         if getattr(args, opt) is not None and args.method != "kpm":
             raise ConfigError(f"--{opt} applies to --method kpm only")
-    engine = "dask" if args.scheduler else (args.engine or "process")
+    engine = engine_of(args, "process")
     if args.method == "network":
         x = load_lattices(args.lattices, args.key, rg_size=True)
         chern, gap, dev, ok = _network(args, x)
         err = None
     else:
         from topoml.invariants.lattice_chern import chern_numbers
+        from topoml.runs.executor import Executor
 
         x = load_lattices(args.lattices, args.key, rg_size=False)
-        executor, client = None, None
-        if engine == "dask":
-            try:
-                from distributed import Client
-            except ImportError:  # pragma: no cover - depends on the install
-                raise ConfigError("--engine dask needs the 'dask' extra (pip install 'topoml[dask]')") from None
-            client = Client(args.scheduler) if args.scheduler else Client(n_workers=args.workers, threads_per_worker=1)
-            executor = client.get_executor()
-        try:
-            kpm = {k: getattr(args, k) for k in ("moments", "vectors", "seed")} if args.method == "kpm" else {}
-            r = chern_numbers(x, method=args.method, kappa=args.kappa, gap_tol=args.gap_tol, workers=args.workers,
-                              executor=executor, progress=not args.no_progress and sys.stderr.isatty(), **kpm)
-        finally:
-            if client is not None:
-                client.close()
+        kpm = {k: getattr(args, k) for k in ("moments", "vectors", "seed")} if args.method == "kpm" else {}
+        with Executor(args.workers, engine, scheduler_address=args.scheduler) as executor:  # checks the options
+            r = chern_numbers(x, method=args.method, kappa=args.kappa, gap_tol=args.gap_tol,
+                              workers=1 if engine == "serial" else args.workers,
+                              executor=executor if engine == "dask" else None,
+                              progress=not args.no_progress and sys.stderr.isatty(), **kpm)
         chern, gap, dev, ok = r.chern, r.gap, r.deviation, r.certified
         err = r.error if args.method == "kpm" else None
     errs = [None] * len(chern) if err is None else [float(e) for e in err]  # kpm: the stochastic error

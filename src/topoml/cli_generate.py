@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from topoml.cli_types import positive_int
+from topoml.cli_types import add_engine_options, engine_of, positive_int
 
 __all__ = ["add_parser", "run"]
 
@@ -42,10 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--out", metavar="DIR", default=None, help="output folder (default: run.out_dir of the config)")
     p.add_argument("--workers", metavar="N", type=positive_int, default=None,
                    help="worker processes (default: run.workers, else the available CPUs)")
-    p.add_argument("--engine", choices=("process", "dask", "serial"), default=None,
-                   help="process pool (default), Dask distributed, or serial in this process")
-    p.add_argument("--scheduler", metavar="ADDR", default=None,
-                   help="address of a running Dask scheduler (implies --engine dask)")
+    add_engine_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -69,14 +66,11 @@ def run(args: argparse.Namespace) -> int:
     from topoml.data.generate import generate_dataset, load_config
 
     cfg = load_config(args.config)
-    engine = args.engine
-    if args.scheduler and engine is None:
-        engine = "dask"
     summary = generate_dataset(
         cfg,
         args.out,
         workers=args.workers,
-        engine=engine,
+        engine=engine_of(args),
         scheduler_address=args.scheduler,
         progress=False if args.no_progress else None,
     )

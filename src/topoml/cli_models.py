@@ -89,7 +89,7 @@ def _dataset_xy(path: str, digest: dict | None = None) -> tuple[np.ndarray, np.n
 
 def _check_same_data(out: Path, data: dict) -> None:
     """Record which datasets a training folder was trained on; refuse to resume it on other data."""
-    from topoml.rundir import atomic_write_text
+    from topoml.runs.rundir import atomic_write_text
 
     f = out / "datasets.json"
     if f.exists():
@@ -135,7 +135,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _train_config(args: argparse.Namespace, stage: str):
     """The margalit2022 profile with the command's overrides (``--set``, ``--seed``, ``--epochs`` of ``stage``)."""
     from topoml.experiments import margalit2022
-    from topoml.experiments.config import parse_overrides
+    from topoml.runs.config import parse_overrides
 
     overrides = parse_overrides(args.set)
     if args.seed is not None:
@@ -151,7 +151,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from topoml.evaluate.predict import load_chern_model
     from topoml.experiments import margalit2022
     from topoml.nets.rg import rg_steps
-    from topoml.rundir import atomic_write_bytes, writable_folder
+    from topoml.runs.rundir import atomic_write_bytes, writable_folder
     from topoml.train.checkpoint import model_bytes
 
     if args.net == "rg" and not args.base:

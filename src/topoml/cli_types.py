@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["nonnegative_int", "positive_float", "positive_int"]
+__all__ = ["add_engine_options", "engine_of", "nonnegative_int", "positive_float", "positive_int"]
 
 
 def _int(text: str) -> int:
@@ -43,3 +43,22 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
     return value
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--engine process|dask|serial`` and ``--scheduler ADDR`` (the run engine, :mod:`topoml.runs.executor`).
+
+    Read them back with :func:`engine_of`.
+    """
+    parser.add_argument("--engine", choices=("process", "dask", "serial"), default=None,
+                        help="process pool (default), Dask distributed, or serial in this process")
+    parser.add_argument("--scheduler", metavar="ADDR", default=None,
+                        help="address of a running Dask scheduler (implies --engine dask)")
+
+
+def engine_of(args: argparse.Namespace, default: str | None = None) -> str | None:
+    """The engine asked for by :func:`add_engine_options`' options: ``--engine``, else ``"dask"`` when a
+    scheduler is given, else ``default``."""
+    if args.engine is not None:
+        return args.engine
+    return "dask" if args.scheduler else default

@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from topoml.parallel import THREAD_VARS
+from topoml.runs.executor import THREAD_VARS
 
 __all__ = ["git_hash", "package_versions", "environment_info"]
 

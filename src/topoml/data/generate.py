@@ -23,61 +23,55 @@ rounds them to float32 (the stored precision, so labels belong to the stored inp
 them with :func:`topoml.invariants.bott.bott_index`. A shard is a pure function of (config, k), so the
 dataset is identical for any number of workers and either engine.
 
-Execution: a process pool (``engine="process"``, one BLAS thread per worker, set in the workers'
-environment before numpy loads), or Dask distributed (``engine="dask"``: a ``LocalCluster`` of
-single-threaded worker processes, or an existing scheduler at ``scheduler_address`` whose workers share
-the output filesystem). ``engine="serial"`` runs the shards one after the other in the calling process,
-with the caller's BLAS threading (for debugging, or inside a job that already owns one core; start Python
-with ``OPENBLAS_NUM_THREADS=1``: multi-threaded BLAS makes the small eigensolves many times slower).
+Execution: the shards are the tasks of :func:`topoml.runs.executor.map`: a process pool
+(``engine="process"``, one BLAS thread per worker), Dask distributed (``engine="dask"``: a ``LocalCluster``
+of single-threaded worker processes, or an existing scheduler at ``scheduler_address`` whose workers share
+the output filesystem), or the calling process one shard after the other (``engine="serial"``, with one
+BLAS thread too: multi-threaded BLAS makes the small eigensolves many times slower).
 
-Resuming: each shard file is written atomically (:mod:`topoml.data.store`), so after an interruption
-(Ctrl-C, SIGKILL, a crash) the folder holds only complete shards plus hidden temporaries. Running
-:func:`generate_dataset` again with the same config and folder keeps the finished shards (checked, not
-recomputed), removes the temporaries, computes the rest and writes the final manifest; the result is
-identical to an uninterrupted run. A folder holding a different dataset is refused; a finished dataset
-is left untouched. On Ctrl-C (or a worker's error) the process engine stops at once: queued shards are
-cancelled, running ones are abandoned, finished ones are kept. (While the pool runs, Ctrl-C is recorded
-by a signal handler and raised as ``KeyboardInterrupt`` at a safe point within 0.2 s; workers are started
-with SIGINT blocked and then ignore it, so a Ctrl-C during their start-up cannot break the pool.)
+Resuming: each shard file is written atomically (:func:`topoml.runs.rundir.atomic_path`), so after an
+interruption (Ctrl-C, SIGKILL, a crash) the folder holds only complete shards plus hidden temporaries.
+Running :func:`generate_dataset` again with the same config and folder keeps the finished shards (checked,
+not recomputed), removes the temporaries, computes the rest and writes the final manifest; the result is
+identical to an uninterrupted run. A folder holding a different dataset is refused, and so is a folder
+another run is writing to (:class:`topoml.runs.rundir.FolderLock`); a finished dataset is left untouched.
+On Ctrl-C (or a worker's error) the run stops at once: queued shards are cancelled, running ones are
+abandoned, finished ones are kept (see :mod:`topoml.runs.executor` for how Ctrl-C is handled safely).
 
-Progress: a tqdm bar (samples, samples/s) updated after every label batch (process and serial engines)
-or every shard (Dask). The returned :class:`GenerationSummary` (a dict that prints as a report) and the
-manifest hold the label histogram and gap statistics.
+Progress: a tqdm bar (samples, samples/s) updated after every label batch (process and serial engines,
+:func:`topoml.runs.executor.report_progress`) or every shard (Dask). The returned
+:class:`GenerationSummary` (a dict that prints as a report) and the manifest hold the label histogram and
+gap statistics.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import multiprocessing
 import os
-import queue as _queue
-import signal
 import time
-import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import h5py
 import numpy as np
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from topoml.data import store
-from topoml.data.sampling import SamplingSpec, _Strict, sample_lattices, validation_message
+from topoml.data.sampling import SamplingSpec, sample_lattices
 from topoml.errors import ConfigError, DatasetError, InputError
 from topoml.invariants.bott import bott_index
-from topoml.parallel import THREAD_VARS, single_thread_env, worker_init
 from topoml.provenance import environment_info
+from topoml.runs.config import StrictModel, read_toml
+from topoml.runs.executor import Executor, report_progress
+from topoml.runs.rundir import FolderLock, writable_folder
 
 __all__ = [
     "GenerateConfig",
     "GenerationSummary",
     "RunOptions",
-    "THREAD_ENV",
     "format_summary",
     "generate_dataset",
     "load_config",
@@ -85,8 +79,6 @@ __all__ = [
     "summarize_dataset",
 ]
 
-#: Environment set in every worker process so that BLAS/OpenMP use one thread (see DESIGN.md).
-THREAD_ENV = {k: "1" for k in THREAD_VARS}
 #: Upper bound on BdG matrix memory per label batch (complex128 entries): keeps 16x16 batches small.
 _BATCH_BYTES = 1 << 23
 _MAX_BATCH = 1024
@@ -96,7 +88,7 @@ _LOCK_NAME = ".generate.lock"
 # ---------------------------------------------------------------------------------------------- config
 
 
-class RunOptions(_Strict):
+class RunOptions(StrictModel):
     """How to run a generation (does not change the data).
 
     Attributes
@@ -119,7 +111,7 @@ class RunOptions(_Strict):
     progress: bool = True
 
 
-class GenerateConfig(_Strict):
+class GenerateConfig(StrictModel):
     """A dataset definition (everything but ``run`` determines the data).
 
     Attributes
@@ -177,24 +169,6 @@ class GenerateConfig(_Strict):
 
         return hashlib.sha256(json.dumps(self.definition(), sort_keys=True).encode()).hexdigest()
 
-    @classmethod
-    def from_dict(cls, data: Mapping, source: str | None = None) -> GenerateConfig:
-        """Validate a plain mapping; raises :class:`~topoml.errors.ConfigError` naming the bad key.
-
-        Parameters
-        ----------
-        data : mapping
-            The config as nested tables (``sampling``, ``sampling.disorder``, ``run``).
-        source : str, optional
-            Where it came from (a file name), for the error message.
-        """
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"config must be a table/mapping, got {type(data).__name__}")
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as err:
-            raise ConfigError(validation_message(err, source=source)) from None
-
 
 def packaged_config(name: str) -> Path | None:
     """Path of a config shipped in ``topoml/experiments/configs`` (``"margalit2022_data_quick"``), or None."""
@@ -229,16 +203,7 @@ def load_config(path: str | os.PathLike) -> GenerateConfig:
         if alt is None:
             raise ConfigError(f"config file {path} not found (give a TOML file or a packaged config name)")
         p = alt
-    try:
-        with open(p, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{p}: invalid TOML ({err})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p} is not UTF-8 text (a TOML config is)") from None
-    except OSError as err:
-        raise ConfigError(f"cannot read config {p}: {err.strerror or err}") from None
-    return GenerateConfig.from_dict(data, source=str(p))
+    return GenerateConfig.from_dict(read_toml(p), source=str(p))
 
 
 def _as_config(config: GenerateConfig | Mapping | str | os.PathLike) -> GenerateConfig:
@@ -264,22 +229,6 @@ class _ShardTask:
     definition: dict
     definition_sha256: str
     out_dir: str
-
-
-_progress_queue: Any = None  # set in pool workers by _init_worker
-
-
-def _init_worker(progress_queue: Any = None, parent: int | None = None) -> None:
-    """Process-pool initializer: one BLAS thread, exit when ``parent`` dies, progress reporting, Ctrl-C
-    left to the parent."""
-    global _progress_queue
-    worker_init(parent)
-    _progress_queue = progress_queue
-    # a terminal's Ctrl-C reaches the whole process group: the parent decides what to stop. The worker
-    # was started with SIGINT blocked (see _sigint_blocked); ignore it, then unblock (drops a pending one).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _batch_size(lattice_size: int) -> int:
@@ -321,14 +270,8 @@ def _label(x: np.ndarray, report: Callable[[int], None] | None, *, method: str =
     return raw, label, gap
 
 
-def _generate_shard(task: _ShardTask, report: Callable[[int], None] | None = None) -> dict:
-    """Sample, label and write one shard (runs in a worker). Returns its :class:`ShardInfo` as a dict."""
-    if report is None and _progress_queue is not None:
-        q = _progress_queue
-
-        def report(k: int) -> None:
-            q.put(k)
-
+def _generate_shard(task: _ShardTask) -> dict:
+    """Sample, label and write one shard (the executor's task). Returns its :class:`ShardInfo` as a dict."""
     t0 = time.perf_counter()
     spec = SamplingSpec.model_validate(task.definition["sampling"])
     rng = np.random.default_rng(task.seed_seq)
@@ -336,7 +279,7 @@ def _generate_shard(task: _ShardTask, report: Callable[[int], None] | None = Non
     x32 = x.astype(np.float32)
     method = task.definition.get("label_method", "bott")
     kw = {} if method == "bott" else {"method": method}
-    raw, label, gap = _label(x32.astype(np.float64), report, **kw)
+    raw, label, gap = _label(x32.astype(np.float64), report_progress, **kw)
     path = Path(task.out_dir) / store.shard_filename(task.index, task.n_shards)
     info = store.write_shard(
         path,
@@ -464,31 +407,10 @@ def format_summary(summary: Mapping) -> str:
 
 def _prepare_out_dir(out: Path) -> None:
     """Create ``out`` and prove it writable (a real file write), before any work."""
-    from topoml.rundir import writable_folder
-
     try:
         writable_folder(out)
     except InputError as err:
         raise DatasetError(str(err)) from None
-
-
-@contextlib.contextmanager
-def _exclusive(out: Path) -> Iterator[None]:
-    """Hold an advisory lock on ``out`` (released automatically if the process dies)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - non-POSIX: no locking
-        yield
-        return
-    fd = os.open(out / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise DatasetError(f"another generate run is writing to {out}; wait for it or use another --out") from None
-        yield
-    finally:
-        os.close(fd)
 
 
 def _existing_manifest(out: Path) -> dict | None:
@@ -587,165 +509,6 @@ def _manifest(cfg: GenerateConfig, environment: dict, *, complete: bool, shards_
     return m
 
 
-def _progress_bar(total: int, initial: int, name: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc=name, unit="samples", unit_scale=True,
-                disable=not enabled, smoothing=0.1, dynamic_ncols=True)
-
-
-def _run_inline(tasks: list[_ShardTask], bar) -> None:
-    for t in tasks:
-        _generate_shard(t, report=bar.update)
-
-
-@contextlib.contextmanager
-def _process_pool(workers: int, progress_queue: Any = None) -> Iterator[ProcessPoolExecutor]:
-    """A spawn-context process pool whose workers start with :data:`THREAD_ENV` in their environment."""
-    ctx = multiprocessing.get_context("spawn")
-    with single_thread_env():
-        ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(progress_queue, os.getpid()))
-        try:
-            yield ex
-        except BaseException:
-            # error or Ctrl-C: stop now; shards in flight are lost (their temporaries are removed on resume)
-            _terminate_workers(ex)
-            ex.shutdown(wait=False, cancel_futures=True)
-            raise
-        finally:
-            ex.shutdown(wait=True)
-
-
-def _terminate_workers(ex: ProcessPoolExecutor) -> None:
-    if hasattr(ex, "terminate_workers"):  # Python >= 3.14
-        ex.terminate_workers()
-        return
-    procs = list((getattr(ex, "_processes", None) or {}).values())  # earlier versions (before shutdown)
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-    for proc in procs:
-        proc.join(timeout=10)
-
-
-@contextlib.contextmanager
-def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT in the calling thread for the body.
-
-    A spawned worker inherits the signal mask through fork and exec, so workers started here cannot be
-    killed by a terminal's Ctrl-C while they import (before :func:`_init_worker` runs): such a death would
-    break the pool. A SIGINT arriving meanwhile is not lost: another thread of this process takes it, or
-    it stays pending until the mask is restored.
-    """
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - non-POSIX
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-@contextlib.contextmanager
-def _deferred_sigint() -> Iterator[Callable[[], bool]]:
-    """Turn Ctrl-C into a flag for the body; yields ``interrupted()``, which the caller polls.
-
-    Python raises ``KeyboardInterrupt`` at an arbitrary bytecode of the main thread. Inside
-    ``concurrent.futures.wait`` that can be between the acquisitions of the futures' locks (its
-    ``_AcquireFutures.__enter__`` has no cleanup), leaving some held for ever; the pool's manager thread
-    then blocks on them and the interpreter hangs at exit. Here SIGINT only sets a flag, and the caller
-    raises ``KeyboardInterrupt`` itself at a safe point. The previous handler is restored on exit. Only
-    done in the main thread with Python's default handler installed; otherwise nothing changes.
-    """
-    flag = {"set": False}
-
-    def handler(signum, frame) -> None:
-        flag["set"] = True
-
-    previous = None
-    try:
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread: signals are not delivered here anyway
-        previous = None
-    try:
-        yield lambda: flag["set"]
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
-
-
-def _run_processes(tasks: list[_ShardTask], workers: int, bar) -> None:
-    """Run the shards on a process pool, at most a few in flight (Ctrl-C: see :func:`_deferred_sigint`)."""
-    progress = multiprocessing.get_context("spawn").Queue()
-    window = 2 * workers + 2  # queued shards: keeps every worker busy, cancels instantly
-
-    def drain() -> None:
-        while True:
-            try:
-                bar.update(progress.get_nowait())
-            except _queue.Empty:
-                return
-
-    try:
-        with _deferred_sigint() as interrupted, _process_pool(workers, progress) as ex:
-            todo = iter(tasks)
-            pending: set = set()
-            while True:
-                if interrupted():
-                    raise KeyboardInterrupt
-                with _sigint_blocked():  # submit() starts the workers on demand
-                    for t in todo:
-                        pending.add(ex.submit(_generate_shard, t))
-                        if len(pending) >= window:
-                            break
-                if not pending:
-                    break
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                drain()
-                if interrupted():  # before the results: a worker lost to the same Ctrl-C breaks the pool
-                    raise KeyboardInterrupt
-                for fut in done:
-                    fut.result()  # re-raise a worker's error here
-        drain()
-    finally:
-        progress.close()
-
-
-def _run_dask(tasks: list[_ShardTask], workers: int, scheduler_address: str | None, bar) -> None:
-    try:
-        import logging
-
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ConfigError("engine 'dask' needs dask[distributed]: pip install 'topoml[dask]'") from None
-    cluster = None
-    try:
-        if scheduler_address:
-            try:
-                client = Client(scheduler_address, timeout="10s")
-            except (OSError, TimeoutError) as err:
-                raise ConfigError(f"cannot reach the Dask scheduler at {scheduler_address}: {err}") from None
-        else:
-            with single_thread_env():  # LocalCluster workers inherit it (dask also sets it by default)
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
-            client = Client(cluster)
-        try:
-            futures = [client.submit(_generate_shard, t, pure=False, key=f"topoml-shard-{t.index}-{os.getpid()}")
-                       for t in tasks]
-            for fut in as_completed(futures):
-                res = fut.result()
-                bar.update(res["n_samples"])
-        finally:
-            client.close()
-    finally:
-        if cluster is not None:
-            cluster.close()
-
-
 def _default_workers(n_shards: int) -> int:
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -806,21 +569,17 @@ def generate_dataset(
     if out_dir is None:
         raise ConfigError("no output folder: pass out_dir (--out) or set run.out_dir in the config")
     engine = engine or run.engine
-    if engine not in ("process", "dask", "serial"):
-        raise ConfigError(f"unknown engine {engine!r}; use 'process', 'dask' or 'serial'")
-    scheduler_address = scheduler_address or run.scheduler_address
-    if scheduler_address and engine != "dask":
-        raise ConfigError("a scheduler address needs engine='dask'")
     workers = workers if workers is not None else run.workers
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ConfigError(f"workers must be a positive integer, got {workers!r}")
-    workers = workers or _default_workers(cfg.n_shards)
+    executor = Executor(_default_workers(cfg.n_shards) if workers is None else workers, engine,
+                        scheduler_address=scheduler_address or run.scheduler_address)  # checks the options
+    workers = executor.workers
     progress = run.progress if progress is None else bool(progress)
 
     out = Path(out_dir)
     _prepare_out_dir(out)
     t_start = time.perf_counter()
-    with _exclusive(out):
+    busy = DatasetError(f"another generate run is writing to {out}; wait for it or use another --out")
+    with FolderLock(out, _LOCK_NAME, busy), executor:
         sha = cfg.definition_sha256()
         existing = _existing_manifest(out)
         if existing is not None and existing["config_sha256"] != sha:
@@ -842,19 +601,9 @@ def generate_dataset(
             store.write_manifest(out, _manifest(cfg, environment, complete=False, shards_done=reused))
 
         total_todo = sum(t.n_samples for t in todo)
-        bar = _progress_bar(cfg.n_samples, cfg.n_samples - total_todo, cfg.name, progress)
         t_work = time.perf_counter()
-        try:
-            if not todo:
-                pass
-            elif engine == "dask":
-                _run_dask(todo, workers, scheduler_address, bar)
-            elif engine == "serial":
-                _run_inline(todo, bar)
-            else:
-                _run_processes(todo, min(workers, len(todo)), bar)
-        finally:
-            bar.close()
+        executor.map(_generate_shard, todo, weight=lambda t: t.n_samples, progress=progress, desc=cfg.name,
+                     unit="samples", unit_scale=True, initial=cfg.n_samples - total_todo)
         work_seconds = time.perf_counter() - t_work
 
         shards, stats = _collect(cfg, out, tasks)

@@ -23,8 +23,9 @@ Each sample is (Margalit et al., PRB 105, 205139 (2022), App. A 1):
    (:func:`sample_disorder`). The lattice is ``averages + disorder``, so the lattice mean of each
    channel equals its average (to float64 rounding).
 
-The parameters are collected in a :class:`SamplingSpec` (pydantic; unknown keys are rejected), which is
-what dataset configs and HDF5 provenance record. Every function takes ``rng`` (int seed, numpy
+The parameters are collected in a :class:`SamplingSpec` (a :class:`topoml.runs.config.StrictModel`:
+unknown keys are rejected, ``SamplingSpec.from_dict`` raises :class:`~topoml.errors.ConfigError` naming
+the key), which is what dataset configs and HDF5 provenance record. Every function takes ``rng`` (int seed, numpy
 ``Generator``, ``SeedSequence`` or ``None``); the draws are a deterministic function of it.
 """
 
@@ -33,10 +34,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from topoml.errors import ConfigError, InputError, ShapeError
+from topoml.errors import InputError, ShapeError
 from topoml.rng import RngLike, as_generator
+from topoml.runs.config import StrictModel
 
 __all__ = [
     "CHANNELS",
@@ -49,7 +51,6 @@ __all__ = [
     "sample_averages",
     "sample_disorder",
     "sample_lattices",
-    "validation_message",
 ]
 
 #: Channel order of the last axis of a lattice tensor.
@@ -61,46 +62,7 @@ _MAX_PROPOSALS = 1 << 20
 _SQRT2 = float(np.sqrt(2.0))
 
 
-def validation_message(err: ValidationError, prefix: str = "", source: str | None = None) -> str:
-    """One-line summary of a pydantic ``ValidationError``, naming the offending key(s).
-
-    Parameters
-    ----------
-    err : pydantic.ValidationError
-    prefix : str
-        Prefix of the key path (e.g. ``"sampling."`` when validating a sub-table).
-    source : str, optional
-        Where the keys came from (a file name), put in front of the message.
-
-    Returns
-    -------
-    str
-        ``"cfg.toml: unknown key 'sampling.alpah' (...)"``, ``"sampling.alpha: Input should be greater
-        than 0"``, ... with ``" (and k more problems)"`` appended when there are several.
-    """
-    parts = []
-    # unknown keys first: a misspelled key usually also explains a "missing" or default-value complaint
-    for e in sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden"):
-        loc = prefix + ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            parts.append(f"unknown key '{loc}' (misspelled? remove it or see the documented keys)")
-        elif e["type"] == "missing":
-            parts.append(f"missing required key '{loc}'")
-        else:
-            msg = e["msg"]
-            parts.append(f"{loc}: {msg}" if loc else msg)
-    if not parts:  # pragma: no cover - pydantic always reports at least one error
-        return str(err).splitlines()[0]
-    more = f" (and {len(parts) - 1} more problem{'s' if len(parts) > 2 else ''})" if len(parts) > 1 else ""
-    return (f"{source}: " if source else "") + parts[0] + more
-
-
-class _Strict(BaseModel):
-    # strict: "4" or 200.0 for an integer, 1 for a bool are errors, not silently converted
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True, strict=True)
-
-
-class DisorderSpec(_Strict):
+class DisorderSpec(StrictModel):
     """Per-site disorder: uniform full widths per channel, re-centred to zero mean.
 
     Attributes
@@ -126,7 +88,7 @@ class DisorderSpec(_Strict):
     recenter: bool = True
 
 
-class SamplingSpec(_Strict):
+class SamplingSpec(StrictModel):
     """What to sample: lattice size, the distribution of averages, and the disorder.
 
     Attributes
@@ -164,21 +126,6 @@ class SamplingSpec(_Strict):
         if not v[0] <= v[1]:
             raise ValueError(f"range must be [low, high] with low <= high, got {list(v)}")
         return v
-
-    @classmethod
-    def from_dict(cls, data: dict, prefix: str = "") -> SamplingSpec:
-        """Validate a plain mapping (e.g. a TOML table); raises :class:`~topoml.errors.ConfigError`.
-
-        Parameters
-        ----------
-        data : dict
-        prefix : str
-            Key-path prefix used in error messages (e.g. ``"sampling."``).
-        """
-        try:
-            return cls.model_validate(data)
-        except ValidationError as err:
-            raise ConfigError(validation_message(err, prefix)) from None
 
     def widths(self) -> np.ndarray:
         """Full disorder widths ``(w_mu, w_t_minus, w_delta)`` at this lattice size, float64 shape (3,)."""

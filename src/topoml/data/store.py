@@ -45,7 +45,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ import h5py
 import numpy as np
 
 from topoml.errors import DatasetError, InputError, ShapeError
+from topoml.runs.rundir import atomic_path, atomic_write_bytes, remove_stale_temporaries
 
 __all__ = [
     "FIELDS",
@@ -68,7 +68,6 @@ __all__ = [
     "Record",
     "ShardInfo",
     "ShardedDataset",
-    "atomic_write_bytes",
     "check_arrays",
     "content_digest",
     "dataset_digest",
@@ -97,7 +96,6 @@ FIELDS: dict[str, tuple[np.dtype, Any]] = {
     "averages": (np.dtype("<f8"), lambda n: (3,)),
 }
 _CHANNELS = ("mu", "t_minus", "delta")
-_TMP_SUFFIX = ".tmp"
 #: Shards not stored contiguously (written by other tools) are read through h5py: a sparse index read
 #: takes the span of the shard that covers it (then picks in memory) when the span is at most this many
 #: times longer than the index, or at most _SPAN_BYTES long; otherwise an HDF5 point selection.
@@ -255,50 +253,6 @@ def content_digest(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _fsync_path(path: Path, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _discard(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{_TMP_SUFFIX}")
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, fsync, ``os.replace``).
-
-    Raises
-    ------
-    DatasetError
-        The folder is not writable (or the disk is full).
-    """
-    path = Path(path)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_path(path.parent, directory=True)
-    except OSError as err:
-        _discard(tmp)
-        raise DatasetError(f"cannot write {path}: {err.strerror or err}; check the folder is writable") from None
-    except BaseException:
-        _discard(tmp)
-        raise
-
-
 def write_shard(
     path: str | os.PathLike,
     *,
@@ -357,41 +311,15 @@ def write_shard(
     }
     for key, value in (attrs or {}).items():
         meta[key] = json.dumps(value) if isinstance(value, (dict, list, tuple)) else value
-    tmp = _tmp_name(path)
     try:
-        with h5py.File(tmp, "w") as f:
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
             for name, arr in arrays.items():
                 f.create_dataset(name, data=arr)
             for key, value in meta.items():
                 f.attrs[key] = value
-        _fsync_path(tmp)
-        os.replace(tmp, path)
-        _fsync_path(path.parent, directory=True)
     except OSError as err:
-        _discard(tmp)
         raise DatasetError(f"cannot write shard {path}: {err}; check the folder is writable and has space") from None
-    except BaseException:
-        _discard(tmp)
-        raise
     return ShardInfo(file=path.name, n_samples=int(n), content_sha256=digest, file_size=path.stat().st_size)
-
-
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
-    """Delete hidden temporary files left by an interrupted writer (``.NAME.<pid>.<hex>.tmp``).
-
-    Returns
-    -------
-    list of str
-        Names removed.
-    """
-    removed = []
-    for p in Path(folder).glob(f".*{_TMP_SUFFIX}"):
-        try:
-            p.unlink()
-            removed.append(p.name)
-        except FileNotFoundError:  # pragma: no cover - raced with another cleaner
-            pass
-    return removed
 
 
 def write_manifest(folder: str | os.PathLike, manifest: Mapping) -> Path:
@@ -403,7 +331,10 @@ def write_manifest(folder: str | os.PathLike, manifest: Mapping) -> Path:
         The folder is not writable.
     """
     path = Path(folder) / MANIFEST_NAME
-    atomic_write_bytes(path, (json.dumps(dict(manifest), indent=1, sort_keys=True, default=str) + "\n").encode())
+    try:
+        atomic_write_bytes(path, (json.dumps(dict(manifest), indent=1, sort_keys=True, default=str) + "\n").encode())
+    except OSError as err:
+        raise DatasetError(f"cannot write {path}: {err.strerror or err}; check the folder is writable") from None
     return path
 
 

@@ -53,7 +53,7 @@ def runtime_table(net, sizes, bott_max: int, rng_seed: int = 0, reps: int = 3) -
 
     from topoml.hamiltonians.pip import disordered_lattice
     from topoml.invariants.bott import bott_index
-    from topoml.parallel import blas_threads
+    from topoml.runs.executor import blas_threads
 
     rows = []
     rng = np.random.default_rng(rng_seed)

@@ -1,8 +1,10 @@
 """Reproductions of published systems: thin drivers (config → data → train → evaluate → report).
 
 ``EXPERIMENTS`` maps an experiment key (``topoml reproduce KEY``) to the module implementing it; each
-module provides ``load_config(profile, overrides) -> pydantic model`` and
-``run(config, out, progress=True) -> dict`` (the summary).
+module provides ``load_config(profile, overrides, config_file=None) -> pydantic model`` (a
+:class:`topoml.runs.config.StrictModel`) and ``run(config, out, progress=True, engine="process",
+scheduler_address=None) -> dict`` (the summary), which runs in a locked :class:`topoml.runs.rundir.RunDir`
+and its parallel work on :mod:`topoml.runs.executor`.
 """
 
 from __future__ import annotations

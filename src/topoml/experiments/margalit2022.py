@@ -38,9 +38,10 @@ import numpy as np
 from pydantic import ValidationError, field_validator
 
 from topoml.errors import ConfigError
-from topoml.experiments.config import StrictModel, load_profile
 from topoml.rng import derive_seed
-from topoml.rundir import RunDir, atomic_write_bytes
+from topoml.runs.config import StrictModel, load_profile
+from topoml.runs.executor import Engine
+from topoml.runs.rundir import RunDir, atomic_write_bytes
 
 __all__ = ["Margalit2022Config", "PAPER", "load_config", "run", "format_table", "fit_4x4", "fit_rg_init", "fit_rg",
            "train_base", "train_rg"]
@@ -207,8 +208,10 @@ class _Data:
     """The datasets of a run, generated on first use into ``out/data/<name>`` (or reused when finished) and
     then held in memory (inputs float32 of shape (n, N, N, 3), labels int64 of shape (n,))."""
 
-    def __init__(self, cfg: Margalit2022Config, out: Path, progress: bool):
+    def __init__(self, cfg: Margalit2022Config, out: Path, progress: bool, engine: Engine = "process",
+                 scheduler_address: str | None = None):
         self.cfg, self.out, self.progress, self._cache = cfg, out, progress, {}
+        self.engine, self.scheduler_address = engine, scheduler_address
 
     def __contains__(self, name: str) -> bool:
         return name in self.cfg.data and self.cfg.data[name].n_samples > 0
@@ -218,7 +221,8 @@ class _Data:
 
         spec, path = self.cfg.data[name], self.out / "data" / name
         _log(f"dataset {name}: {spec.n_samples} {spec.lattice_size}x{spec.lattice_size} lattices", self.progress)
-        generate_dataset(dataset_config(name, spec), path, workers=self.cfg.workers, progress=self.progress)
+        generate_dataset(dataset_config(name, spec), path, workers=self.cfg.workers, engine=self.engine,
+                         scheduler_address=self.scheduler_address, progress=self.progress)
         return path
 
     def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -717,18 +721,26 @@ def _fig_runtime(rd: RunDir, rows: list[dict]) -> str:
 
 
 # --------------------------------------------------------------------------------------- driver
-def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True) -> dict:
-    """Run (or resume) the reproduction into ``out``; returns the summary (also ``summary.json``)."""
+def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True, engine: Engine = "process",
+        scheduler_address: str | None = None) -> dict:
+    """Run (or resume) the reproduction into ``out`` (locked meanwhile); returns the summary (also
+    ``summary.json``). The datasets are generated on ``engine`` with ``cfg.workers`` workers (the data do
+    not depend on either); the trainings run in this process with ``cfg.threads`` torch threads."""
+    out = Path(out)
+    with RunDir(out, cfg.model_dump(), seed=cfg.seed) as rd:
+        return _run(cfg, out, rd, progress, engine, scheduler_address)
+
+
+def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine: Engine,
+         scheduler_address: str | None) -> dict:
     import torch
 
     from topoml.nets.registry import count_parameters
     from topoml.train.checkpoint import model_bytes
 
-    out = Path(out)
-    rd = RunDir(out, cfg.model_dump(), seed=cfg.seed)
     torch.set_num_threads(cfg.threads)
     t_start = time.time()
-    data = _Data(cfg, out, progress)
+    data = _Data(cfg, out, progress, engine, scheduler_address)
     results: dict = {"datasets": {k: v.n_samples for k, v in cfg.data.items() if v.n_samples}}
 
     _log("stage base", progress)

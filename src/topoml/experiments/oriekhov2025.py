@@ -6,7 +6,7 @@ Only the abstract and summaries of the paper are available (``docs/spec-oriekhov
 are reproduced qualitatively with sizes, ranges and networks of our own (all in the config).
 
 Thin driver: config → data (:mod:`topoml.data.chain_sets`) → training jobs (:mod:`topoml.train.trainer`,
-parallel and resumable via :mod:`topoml.experiments.runner`) → evaluation → report. Studies:
+parallel and resumable via :meth:`topoml.runs.rundir.RunDir.run_jobs`) → evaluation → report. Studies:
 
 1. accuracy and trainability (fraction of seeds reaching the target accuracy, epochs to get there);
 2. sensitivity of topo to initialization (exact, perturbed, random; loss curves);
@@ -30,10 +30,10 @@ import numpy as np
 
 from topoml.data import chain_sets as cs
 from topoml.errors import ConfigError
-from topoml.experiments.config import StrictModel, load_profile
-from topoml.experiments.runner import run_jobs
 from topoml.rng import derive_seed
-from topoml.rundir import QUICK_NOTE, RunDir, md_cell
+from topoml.runs.config import StrictModel, load_profile
+from topoml.runs.executor import Engine
+from topoml.runs.rundir import QUICK_NOTE, RunDir, md_cell
 
 __all__ = ["Oriekhov2025Config", "CLAIMS", "load_config", "run", "build_datasets", "format_table"]
 
@@ -304,24 +304,33 @@ def _pct(m: float, s: float | None = None) -> str:
     return f"{100 * m:.1f}" if s is None else f"{100 * m:.1f} ± {100 * s:.1f}"
 
 
-def run(cfg: Oriekhov2025Config, out: str | Path, *, progress: bool = True) -> dict:
-    """Run the reproduction into run directory ``out`` (resumes if it holds the same config).
+def run(cfg: Oriekhov2025Config, out: str | Path, *, progress: bool = True, engine: Engine = "process",
+        scheduler_address: str | None = None) -> dict:
+    """Run the reproduction into run directory ``out`` (resumes if it holds the same config; locked meanwhile).
+
+    The trainings run on ``engine`` with ``cfg.workers`` workers (:meth:`topoml.runs.rundir.RunDir.run_jobs`;
+    the results do not depend on either).
 
     Returns
     -------
     dict
         The summary (also written to ``out/summary.json``).
     """
+    with RunDir(out, cfg.model_dump(), seed=cfg.seed) as rundir:
+        return _run(cfg, rundir, progress, engine, scheduler_address)
+
+
+def _run(cfg: Oriekhov2025Config, rundir: RunDir, progress: bool, engine: Engine, scheduler_address: str | None) -> dict:
     from topoml.evaluate.metrics import mean_spread
     from topoml.nets import count_parameters
 
     t0 = time.perf_counter()
-    rundir = RunDir(out, cfg.model_dump(), seed=cfg.seed)
     sets = _datasets_cached(cfg.model_dump_json())
     data_info = {k: {"n": len(v), "L": v.L, "counts": v.counts(), "kept_fraction": round(v.kept_fraction, 4)}
                  for k, v in sets.items()}
     jobs = _jobs(cfg)
-    results = run_jobs(rundir, jobs, _train_job, workers=cfg.workers, progress=progress, desc="oriekhov2025")
+    results = rundir.run_jobs(jobs, _train_job, workers=cfg.workers, engine=engine,
+                              scheduler_address=scheduler_address, progress=progress, desc="oriekhov2025")
     exact = _exact_reference(cfg, sets)
 
     rows = [(n, None) for n in cfg.nets] + [(n, i) for n in cfg.topo_nets for i in cfg.inits]

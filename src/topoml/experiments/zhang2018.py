@@ -3,7 +3,7 @@ PRL 120, 066401 (2018): a CNN learns the winding number of 1D chiral Hamiltonian
 winding numbers it never saw.
 
 Thin driver: config → data (:mod:`topoml.data.winding_sets`) → training jobs (:mod:`topoml.train.trainer`,
-run in parallel and resumable by :mod:`topoml.experiments.runner`) → evaluation → report. Studies:
+run in parallel and resumable by :meth:`topoml.runs.rundir.RunDir.run_jobs`) → evaluation → report. Studies:
 
 * Table I: FC, CNN and CNN variants (``nets``) on tests (i)-(iv), mean ± spread over seeds, plus test (i)
   drawn as the paper draws it (no sample redrawn, continuum labels) and |w| = 5…8 (never in the paper);
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from topoml.data import winding_sets as ws
-from topoml.experiments.config import StrictModel, load_profile
-from topoml.experiments.runner import run_jobs
 from topoml.rng import derive_seed
-from topoml.rundir import QUICK_NOTE, RunDir, md_cell
+from topoml.runs.config import StrictModel, load_profile
+from topoml.runs.executor import Engine
+from topoml.runs.rundir import QUICK_NOTE, RunDir, md_cell
 
 __all__ = ["Zhang2018Config", "PAPER", "load_config", "run", "build_datasets"]
 
@@ -334,14 +334,23 @@ def _pct(m: float, s: float | None = None) -> str:
     return f"{100 * m:.1f}" if s is None else f"{100 * m:.1f} ± {100 * s:.1f}"
 
 
-def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict:
-    """Run the reproduction into run directory ``out`` (resumes if it holds the same config).
+def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True, engine: Engine = "process",
+        scheduler_address: str | None = None) -> dict:
+    """Run the reproduction into run directory ``out`` (resumes if it holds the same config; locked meanwhile).
+
+    The trainings run on ``engine`` with ``cfg.workers`` workers (:meth:`topoml.runs.rundir.RunDir.run_jobs`;
+    the results do not depend on either).
 
     Returns
     -------
     dict
         The summary (also written to ``out/summary.json``).
     """
+    with RunDir(out, cfg.model_dump(), seed=cfg.seed) as rundir:
+        return _run(cfg, rundir, progress, engine, scheduler_address)
+
+
+def _run(cfg: Zhang2018Config, rundir: RunDir, progress: bool, engine: Engine, scheduler_address: str | None) -> dict:
     from topoml.evaluate.interpret import local_winding_map
     from topoml.evaluate.metrics import mean_spread
     from topoml.nets import count_parameters, get_net
@@ -349,12 +358,12 @@ def run(cfg: Zhang2018Config, out: str | Path, *, progress: bool = True) -> dict
     from topoml.train.trainer import predict
 
     t0 = time.perf_counter()
-    rundir = RunDir(out, cfg.model_dump(), seed=cfg.seed)
     sets = _datasets_cached(cfg.model_dump_json())
     data_info = {k: {"n": len(v), "counts": v.counts(), "trusted_fraction": round(v.trusted_fraction, 4)}
                  for k, v in sets.items()}
     data_info["i_paper"]["discrete_formula_accuracy"] = _discrete_formula_accuracy(sets["i_paper"])
-    results = run_jobs(rundir, _jobs(cfg), _train_job, workers=cfg.workers, progress=progress, desc="zhang2018")
+    results = rundir.run_jobs(_jobs(cfg), _train_job, workers=cfg.workers, engine=engine,
+                              scheduler_address=scheduler_address, progress=progress, desc="zhang2018")
 
     metrics: dict = {"data": data_info, "jobs": results}
     figures: dict[str, str] = {}

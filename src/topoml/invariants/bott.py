@@ -57,9 +57,9 @@ a gap closing and can be flagged or resampled.
 Threads
 -------
 The small dense eigenproblems are fastest with one BLAS thread per process and one process per core
-(``workers=``): the pool's worker processes are started with ``OPENBLAS_NUM_THREADS=1`` (and the
-OpenMP/MKL equivalents) in their environment, and exit if the calling process dies; in the calling
-process the BLAS pools are limited to one thread for the duration of the call (``threadpoolctl``).
+(``workers=``): the chunks of a batch run on :func:`topoml.runs.executor.map`, whose worker processes
+start with ``OPENBLAS_NUM_THREADS=1`` (and the OpenMP/MKL equivalents) and exit if the calling process
+dies; in the calling process the BLAS pools are limited to one thread per chunk (``threadpoolctl``).
 
 Gap policy
 ----------
@@ -72,11 +72,7 @@ store the gap).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from typing import NamedTuple
 
 import numpy as np
@@ -85,7 +81,7 @@ from scipy.linalg import lapack
 
 from topoml.errors import GapClosedError, InputError, QuantizationError, ShapeError, SymmetryError
 from topoml.hamiltonians.pip import check_lattice, disordered_lattice, majorana_hamiltonian, site_positions
-from topoml.parallel import blas_threads, single_thread_env, worker_init
+from topoml.runs import executor as runs
 
 __all__ = [
     "BATCH_MAX_N",
@@ -95,7 +91,6 @@ __all__ = [
     "bott_index",
     "bott_index_hamiltonian",
     "bott_phase_diagram",
-    "worker_pool",
 ]
 
 #: Largest N processed with stacked (batched) LAPACK calls; larger lattices go one at a time.
@@ -365,68 +360,17 @@ def _chunk_size(N: int) -> int:
     return max(1, _CHUNK_ELEMENTS // (2 * N * N) ** 2) if N <= BATCH_MAX_N else 1
 
 
-# --------------------------------------------------------------------------------------------------
-# process pool
-
-
-def _worker_ready(delay: float) -> int:
-    time.sleep(delay)
-    return os.getpid()
-
-
-@contextlib.contextmanager
-def worker_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """Process pool whose workers run with one BLAS thread each (for repeated :func:`bott_index` calls).
-
-    The workers are started (``spawn``) inside the context with ``OPENBLAS_NUM_THREADS=1``,
-    ``OMP_NUM_THREADS=1`` and ``MKL_NUM_THREADS=1`` in their environment; the environment of the calling
-    process is restored before the ``with`` body runs. Scripts using it need the usual
-    ``if __name__ == "__main__":`` guard.
-
-    Parameters
-    ----------
-    workers : int
-        Number of worker processes, ``>= 1`` (typically the number of cores).
-
-    Yields
-    ------
-    concurrent.futures.ProcessPoolExecutor
-
-    Raises
-    ------
-    InputError
-        ``workers`` is not a positive integer.
-    """
-    workers = _check_workers(workers)
-    import multiprocessing
-
-    with single_thread_env():
-        ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=worker_init, initargs=(os.getpid(),))
-        # start every worker now, while the environment says one thread
-        for f in [ex.submit(_worker_ready, 0.2) for _ in range(workers)]:
-            f.result()
-    try:
-        yield ex
-    finally:
-        ex.shutdown(wait=True, cancel_futures=True)
-
-
 def _check_workers(workers: int) -> int:
     if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 1:
         raise InputError(f"workers must be a positive integer, got {workers!r}")
     return int(workers)
 
 
-def _run_chunks(x: np.ndarray, chunk: int, workers: int, executor: Executor | None) -> tuple[np.ndarray, np.ndarray]:
+def _run_chunks(x: np.ndarray, chunk: int, workers: int, executor) -> tuple[np.ndarray, np.ndarray]:
+    """Raw values and gaps of a validated batch, in chunks of ``chunk`` lattices on the run engine."""
     pieces = [x[a : a + chunk] for a in range(0, x.shape[0], chunk)]
-    if executor is None and (workers == 1 or len(pieces) == 1):
-        out = [_bott_chunk(p) for p in pieces]
-    elif executor is not None:
-        out = list(executor.map(_bott_chunk, pieces))
-    else:
-        with worker_pool(min(workers, len(pieces))) as ex:
-            out = list(ex.map(_bott_chunk, pieces))
+    engine = "process" if workers > 1 and len(pieces) > 1 else "serial"
+    out = runs.map(_bott_chunk, pieces, workers=min(workers, max(1, len(pieces))), engine=engine, executor=executor)
     raw = np.concatenate([o[0] for o in out]) if out else np.zeros(0)
     gap = np.concatenate([o[1] for o in out]) if out else np.zeros(0)
     return raw, gap
@@ -488,7 +432,7 @@ def bott_index(
     x: np.ndarray,
     *,
     workers: int = 1,
-    executor: Executor | None = None,
+    executor: runs.Executor | Executor | None = None,
     chunk_size: int | None = None,
     on_gapless: str = "raise",
     min_gap: float | None = DEFAULT_MIN_GAP,
@@ -502,11 +446,12 @@ def bott_index(
         Per-site ``(mu, t_minus, delta)`` in units of ``t₊ = 1``; axis i is x, axis j is y, periodic
         (see :mod:`topoml.hamiltonians.pip`). Any ``N >= 2`` (odd included).
     workers : int, default 1
-        Processes to use for a batch (one BLAS thread each, see :func:`worker_pool`); 1 computes in the
-        calling process. The pool is started (``spawn``, about a second) and closed inside the call;
-        scripts need the ``if __name__ == "__main__":`` guard.
-    executor : concurrent.futures.Executor, optional
-        Reuse a pool (e.g. from :func:`worker_pool`) instead of starting one; overrides ``workers``.
+        Processes to use for a batch (one BLAS thread each, :func:`topoml.runs.executor.map`); 1 computes
+        in the calling process. The pool is started (``spawn``, about a second) and closed inside the
+        call; scripts need the ``if __name__ == "__main__":`` guard.
+    executor : topoml.runs.Executor or concurrent.futures.Executor, optional
+        Reuse workers (``with topoml.runs.Executor(workers=2) as ex:``, also Dask) instead of starting a
+        pool; overrides ``workers``.
     chunk_size : int, optional
         Lattices per task; default: about 1 MiB of work arrays per chunk for ``N <= BATCH_MAX_N``
         (128 lattices at 4×4, 8 at 8×8), one lattice otherwise.
@@ -555,14 +500,13 @@ def bott_index(
     if chunk_size is None:
         chunk = _chunk_size(N)
         if workers > 1 or executor is not None:  # at least two tasks per worker when it helps
-            par = workers if executor is None else getattr(executor, "_max_workers", workers)
+            par = workers if executor is None else getattr(executor, "workers", getattr(executor, "_max_workers", workers))
             chunk = max(1, min(chunk, -(-xb.shape[0] // (2 * par))))
     else:
         if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         chunk = int(chunk_size)
-    with blas_threads(1):  # small dense eigenproblems: one BLAS thread in the calling process too
-        raw, gap = _run_chunks(np.ascontiguousarray(xb), chunk, workers, executor)
+    raw, gap = _run_chunks(np.ascontiguousarray(xb), chunk, workers, executor)  # one BLAS thread per chunk
     unpaired = ~np.any(xb[..., 2] != 0, axis=(1, 2))
     return _finish(raw, gap, () if single else (xb.shape[0],), min_gap, max_deviation, on_gapless, unpaired)
 
@@ -643,7 +587,7 @@ def bott_phase_diagram(
     delta_bar: float = 0.15,
     *,
     workers: int = 1,
-    executor: Executor | None = None,
+    executor: runs.Executor | Executor | None = None,
     on_gapless: str = "flag",
 ) -> BottResult:
     """Bott labels of one disorder pattern on a grid of average parameters (batched).

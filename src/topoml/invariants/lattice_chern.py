@@ -13,9 +13,10 @@ One entry point, :func:`chern_numbers`, for the exact routes of :mod:`topoml.inv
   ``|estimate − chern|`` (``deviation``).
 
 (The network route of ``topoml chern --method network`` needs torch and lives in the CLI layer.)
-The work is mapped in chunks (one lattice per task, or ``bott_index``'s batch for small N) over a process pool (one BLAS thread per worker) or any
-``concurrent.futures.Executor`` (e.g. a Dask ``Client.get_executor()``); results do not depend on the
-number of workers.
+The work is mapped in chunks (one lattice per task, or ``bott_index``'s batch for small N) on
+:func:`topoml.runs.executor.map`: a process pool (one BLAS thread per worker), a
+:class:`topoml.runs.Executor` (process or Dask) or any ``concurrent.futures.Executor``; results do not
+depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 
 from topoml.errors import ConfigError, InputError
 from topoml.hamiltonians.pip import check_lattice
+from topoml.runs import executor as runs
 
 __all__ = ["EXACT_METHODS", "METHODS", "ChernNumbers", "chern_numbers"]
 
@@ -91,17 +93,6 @@ def _chunk(task: tuple[str, np.ndarray, dict]) -> list[tuple[int, float, float, 
     return out
 
 
-def _pool(workers: int):
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from topoml.parallel import set_single_thread_env, single_thread_env
-
-    with single_thread_env():
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=set_single_thread_env)
-
-
 def chern_numbers(
     x: np.ndarray,
     *,
@@ -109,7 +100,7 @@ def chern_numbers(
     kappa: float | None = None,
     gap_tol: float = 1e-6,
     workers: int = 1,
-    executor: Executor | None = None,
+    executor: runs.Executor | Executor | None = None,
     progress: bool | Callable[[int], None] = False,
     moments: int | None = None,
     vectors: int | None = None,
@@ -134,8 +125,9 @@ def chern_numbers(
         Smallest certified gap (units of ``t₊``).
     workers : int, default 1
         Processes (one BLAS thread each); 1 computes in the calling process.
-    executor : concurrent.futures.Executor, optional
-        Use this pool (e.g. ``distributed.Client(addr).get_executor()``) instead of ``workers``.
+    executor : topoml.runs.Executor or concurrent.futures.Executor, optional
+        Use these workers (e.g. ``topoml.runs.Executor(engine="dask", scheduler_address=addr)``) instead of
+        ``workers``.
     progress : bool or callable, default False
         ``True``: a tqdm bar; a callable is called with the number of finished lattices.
 
@@ -185,27 +177,12 @@ def chern_numbers(
         check_options(xb.shape[1], moments=moments, vectors=vectors, seed=seed)
         tasks = [(method, t[1], {"moments": moments, "vectors": vectors, "rng": s})
                  for t, s in zip(tasks, spawn_seeds(seed, len(tasks)))]
-    bar = None
-    if progress is True:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(xb), desc=f"chern ({method})", unit="lattice")
-    report = bar.update if bar is not None else (progress if callable(progress) else None)
-    out = []
-    own = None
-    try:
-        if executor is None and workers > 1 and len(tasks) > 1:
-            executor = own = _pool(min(int(workers), len(tasks)))
-        results = map(_chunk, tasks) if executor is None else executor.map(_chunk, tasks)
-        for r in results:
-            out.extend(r)
-            if report is not None:
-                report(len(r))
-    finally:
-        if own is not None:
-            own.shutdown(wait=True, cancel_futures=True)
-        if bar is not None:
-            bar.close()
+    report = progress if callable(progress) else None
+    engine = "process" if workers > 1 and len(tasks) > 1 else "serial"
+    parts = runs.map(_chunk, tasks, workers=min(int(workers), max(1, len(tasks))), engine=engine, executor=executor,
+                     on_result=None if report is None else lambda i, r: report(len(r)), weight=lambda t: len(t[1]),
+                     progress=progress is True, desc=f"chern ({method})", unit="lattice")
+    out = [row for part in parts for row in part]
     a = list(zip(*out)) if out else [[], [], [], [], []]
     return ChernNumbers(
         method=method,

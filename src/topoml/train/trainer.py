@@ -39,7 +39,7 @@ from torch import nn
 
 from topoml.errors import CheckpointError, ConfigError, InputError, ShapeError
 from topoml.rng import derive_seed
-from topoml.rundir import atomic_write_bytes, atomic_write_text
+from topoml.runs.rundir import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "TrainConfig",
