@@ -527,7 +527,7 @@ class LatticeSymmetry(NamedTuple):
     (even ``N``) combined with particle-hole conjugation, which maps ``h → −h`` and reverses the
     chirality. A naive mirror ``i → −i`` is **not** exact, because a bond takes the parameters of its
     origin site and a mirror moves them to its end site. (Verified against :func:`topoml.invariants.bott_index`
-    in ``tests/test_symmetry.py``.) The group has ``4N²`` elements (64 at ``N = 4``).
+    in ``tests/hamiltonians/test_symmetry.py``.) The group has ``4N²`` elements (64 at ``N = 4``).
     """
 
     shift: tuple[int, int] = (0, 0)

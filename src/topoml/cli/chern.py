@@ -26,7 +26,7 @@ import argparse
 import json
 import sys
 
-from topoml.cli_types import add_engine_options, engine_of, nonnegative_int, positive_float, positive_int
+from topoml.cli.types import add_engine_options, engine_of, nonnegative_int, positive_float, positive_int
 from topoml.errors import ConfigError
 
 __all__ = ["add_parser", "run"]

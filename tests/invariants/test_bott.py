@@ -24,7 +24,7 @@ from topoml.invariants.bott import BottResult, bott_index, bott_index_hamiltonia
 from topoml.invariants.chern import clean_chern_number, fhs_chern_number
 from topoml.runs import Executor
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "margalit2022"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "margalit2022"
 FILES = [DATA / f"data_{k}.mat" for k in (1, 2, 3)]
 needs_data = pytest.mark.skipif(
     not all(f.exists() for f in FILES), reason=f"margalit2022 reference data not found in {DATA}"

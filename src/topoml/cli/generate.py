@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from topoml.cli_types import add_engine_options, engine_of, positive_int
+from topoml.cli.types import add_engine_options, engine_of, positive_int
 
 __all__ = ["add_parser", "run"]
 

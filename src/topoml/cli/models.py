@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from topoml.cli_types import nonnegative_int, positive_int
+from topoml.cli.types import nonnegative_int, positive_int
 from topoml.errors import CheckpointError, ConfigError, DatasetError, ShapeError
 
 __all__ = ["add_commands"]

@@ -1,4 +1,4 @@
-"""Dataset generation (topoml.data.generate, topoml.cli_generate): configs, determinism, resume, errors."""
+"""Dataset generation (topoml.data.generate, topoml.cli.generate): configs, determinism, resume, errors."""
 
 from __future__ import annotations
 
@@ -358,7 +358,7 @@ def test_folder_with_another_dataset_is_refused(tmp_path):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from topoml import cli_generate
+    from topoml.cli import generate as cli_generate
 
     parser = argparse.ArgumentParser(prog="topoml")
     cli_generate.add_parser(parser.add_subparsers(dest="command", required=True))
@@ -396,7 +396,7 @@ def test_cli_errors(tmp_path):
 def test_storage_sampling_generation_do_not_import_torch():
     code = (
         "import sys\n"
-        "import topoml.data.sampling, topoml.data.store, topoml.data.generate, topoml.cli_generate\n"
+        "import topoml.data.sampling, topoml.data.store, topoml.data.generate, topoml.cli.generate\n"
         "import topoml.invariants.bott\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "print('ok')\n"
