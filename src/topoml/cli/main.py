@@ -4,7 +4,8 @@ Commands: ``reproduce`` (a paper reproduction, :mod:`topoml.cli.reproduce`), ``i
 experiments, networks), ``generate`` (labelled datasets, :mod:`topoml.cli.generate`), ``chern`` (Chern
 numbers of lattices, :mod:`topoml.cli.chern`), ``train``, ``evaluate`` and ``predict`` (Chern-number
 networks, :mod:`topoml.cli.models`). Every error topoml raises on purpose becomes a one-line message on
-stderr and exit status 2, and so does an ``OSError`` from the system (read-only filesystem, disk full);
+stderr and exit status 2, and so does an ``OSError`` from the system (read-only filesystem, disk full)
+and a missing optional dependency (:data:`EXTRAS`: torch for the networks, Dask, the sparse solver);
 argparse usage errors exit with 2 as well; Ctrl-C exits with 130.
 """
 
@@ -18,6 +19,9 @@ from topoml.cli import chern, generate, models, reproduce
 from topoml.errors import TopomlError
 
 __all__ = ["main", "build_parser"]
+
+#: Optional dependencies and the extra that installs each (``pip install 'topoml[nets]'``).
+EXTRAS = {"torch": "nets", "dask": "dask", "distributed": "dask", "pypardiso": "large"}
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -77,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # the system refused (read-only filesystem, disk full) after the up-front checks
         where = f" ({e.filename})" if getattr(e, "filename", None) else ""
         print(f"topoml: error: {e.strerror or e}{where}; finished work is kept, fix it and rerun", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:  # an optional dependency (a label worker installs no torch)
+        missing = (e.name or "").split(".")[0]
+        if missing not in EXTRAS:
+            raise
+        print(f"topoml: error: this command needs {missing}, which is not installed; "
+              f"pip install 'topoml[{EXTRAS[missing]}]'", file=sys.stderr)
         return 2
     except MemoryError:
         print("topoml: error: out of memory; use smaller batches or datasets", file=sys.stderr)

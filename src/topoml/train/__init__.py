@@ -1,15 +1,27 @@
 """Training: the one training loop (:mod:`topoml.train.trainer`) and the network files
-(:mod:`topoml.train.checkpoint`, safetensors, no pickles)."""
+(:mod:`topoml.train.checkpoint`, safetensors, no pickles).
 
-from topoml.train.checkpoint import (load_model, load_state_bytes, load_weights, model_bytes, read_model_metadata,
-                                     state_bytes)
-from topoml.train.trainer import (BatchSource, TrainConfig, Trainer, check_array, chern_class_loss, chern_loss, curves,
-                                  decimation_batches, fit_arrays, l2_penalty, mse_loss, predict, regression_evaluator,
-                                  run_net, symmetry_augmented, tensor_batches)
+The names below load on first use: importing the package (or :func:`read_model_metadata`, which reads a
+file's JSON header) does not import torch.
+"""
 
-__all__ = [
-    "TrainConfig", "Trainer", "BatchSource", "fit_arrays", "predict", "check_array", "run_net", "mse_loss",
-    "chern_loss", "chern_class_loss", "l2_penalty", "regression_evaluator", "curves", "tensor_batches",
-    "decimation_batches", "symmetry_augmented",
-    "state_bytes", "load_state_bytes", "load_weights", "model_bytes", "load_model", "read_model_metadata",
-]
+from __future__ import annotations
+
+import importlib
+
+_CHECKPOINT = ("state_bytes", "load_state_bytes", "load_weights", "model_bytes", "load_model", "read_model_metadata")
+_TRAINER = ("TrainConfig", "Trainer", "BatchSource", "fit_arrays", "predict", "check_array", "run_net", "mse_loss",
+            "chern_loss", "chern_class_loss", "l2_penalty", "regression_evaluator", "curves", "tensor_batches",
+            "decimation_batches", "symmetry_augmented")
+__all__ = [*_TRAINER, *_CHECKPOINT]
+
+
+def __getattr__(name: str):
+    if name in _CHECKPOINT or name in _TRAINER:
+        module = "checkpoint" if name in _CHECKPOINT else "trainer"
+        return getattr(importlib.import_module(f"topoml.train.{module}"), name)
+    raise AttributeError(f"module 'topoml.train' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,21 +1,28 @@
-"""Network weights on disk as safetensors (no pickles: loading never runs arbitrary code)."""
+"""Network weights on disk as safetensors (no pickles: loading never runs arbitrary code).
+
+torch is imported on first use, so :func:`read_model_metadata` (the file's JSON header) works without it.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from safetensors import SafetensorError
-from safetensors.torch import load, save
-from torch import nn
 
 from topoml.errors import CheckpointError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["state_bytes", "load_state_bytes", "load_weights", "model_bytes", "load_model", "read_model_metadata"]
 
 
 def state_bytes(net: nn.Module, metadata: dict[str, str] | None = None) -> bytes:
     """The network's ``state_dict`` serialized as safetensors bytes."""
+    from safetensors.torch import save
+
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     return save(state, metadata=metadata)
 
@@ -23,6 +30,7 @@ def state_bytes(net: nn.Module, metadata: dict[str, str] | None = None) -> bytes
 def load_state_bytes(net: nn.Module, data: bytes) -> nn.Module:
     """Load safetensors bytes into ``net`` (strict); raises CheckpointError on corrupt/mismatched data."""
     import torch
+    from safetensors.torch import load
 
     try:
         state = load(data)
@@ -108,6 +116,8 @@ def load_model(source: str | Path | bytes) -> tuple[nn.Module, dict]:
     CheckpointError
         Missing, corrupt or foreign file, or weights that do not fit.
     """
+
+    from safetensors.torch import load
 
     from topoml.errors import ConfigError
     from topoml.nets.registry import get_net
