@@ -129,6 +129,39 @@ def test_reference_full(k):
     assert np.max(np.abs(r.raw - B)) < 0.05
 
 
+# --------------------------------------------------------------------------------- phase diagrams
+
+
+def test_phase_diagram_layout_matches_pointwise_labels():
+    rng = np.random.default_rng(42)
+    disorder = rng.uniform(-0.5, 0.5, (4, 4, 3)) * [0.3, 0.2, 0.05]
+    disorder -= disorder.mean(axis=(0, 1))
+    mu = np.array([-3.0, -1.0, 0.5, 1.2])
+    tm = np.array([-0.4, 0.2, 1.1])
+    pd = bott_phase_diagram(disorder, mu, tm, 0.15)
+    assert pd.label.shape == pd.raw.shape == pd.gap.shape == (4, 3)
+    for a in range(4):
+        for b in range(3):
+            r = bott_index(disordered_lattice(mu[a], tm[b], 0.15, disorder))
+            assert pd.label[a, b] == r.label and pd.raw[a, b] == pytest.approx(r.raw, abs=1e-9)
+
+
+def test_clean_phase_diagram_matches_formula():
+    mu = np.linspace(-3.5, 3.5, 8)
+    tm = np.linspace(-1.8, 1.8, 7)
+    pd = bott_phase_diagram(np.zeros((6, 6, 3)), mu, tm, 0.5)
+    M, T = np.meshgrid(mu, tm, indexing="ij")
+    far = np.min(np.abs([M - 2, M + 2, M - 2 * T, M + 2 * T]), axis=0) > 0.35
+    np.testing.assert_array_equal(pd.label[far], clean_chern_number(M[far], T[far]))
+
+
+def test_phase_diagram_bad_input():
+    with pytest.raises(ShapeError):
+        bott_phase_diagram(np.zeros((4, 3, 3)), np.zeros(2), np.zeros(2))
+    with pytest.raises(InputError):
+        bott_phase_diagram(np.zeros((4, 4, 3)), np.array([np.nan]), np.zeros(2))
+
+
 # --------------------------------------------------------------------------------- known values
 
 

@@ -1,85 +1,27 @@
-"""Bott-index phase diagrams of one disorder realization (margalit2022, Fig. 2).
+"""Phase diagrams of one disorder realization over the averages ``(μ̄, t̄₋)`` (margalit2022, Fig. 2).
 
-:func:`phase_diagram` labels a grid of average parameters ``(μ̄, t̄₋)`` for a fixed disorder pattern
-(the physics lives in :func:`topoml.invariants.bott.bott_phase_diagram`); :func:`plot_phase_diagram`
-only draws. Functions take ``ax=None`` and return the ``Axes`` they drew on; nothing here calls
-``plt.show`` or changes the backend, so they work under Agg.
+Drawing only: the labels come from :func:`topoml.invariants.bott.bott_phase_diagram` (or a network's
+predictions), e.g.::
+
+    r = bott_phase_diagram(disorder, mu_bar, t_minus_bar, 0.15, workers=2)
+    ax = plot_phase_diagram(r.label, mu_bar, t_minus_bar)
+
+:func:`plot_phase_diagram` takes ``ax=None`` and returns the ``Axes`` it drew on; nothing here calls
+``plt.show`` or changes the backend, so it works under Agg.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from topoml.errors import InputError, ShapeError
-from topoml.invariants.bott import bott_phase_diagram
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["PhaseDiagram", "phase_diagram", "plot_phase_diagram"]
-
-
-class PhaseDiagram(NamedTuple):
-    """Labels of one disorder pattern on a grid of averages.
-
-    Attributes
-    ----------
-    mu_bar : ndarray of float64, shape (A,)
-        Average chemical potentials (units of ``t₊ = 1``).
-    t_minus_bar : ndarray of float64, shape (B,)
-        Average hopping anisotropies.
-    raw, label, gap : ndarrays of shape (A, B)
-        As in :class:`topoml.invariants.bott.BottResult`; ``[a, b]`` is ``(mu_bar[a], t_minus_bar[b])``.
-    """
-
-    mu_bar: np.ndarray
-    t_minus_bar: np.ndarray
-    raw: np.ndarray
-    label: np.ndarray
-    gap: np.ndarray
-
-
-def phase_diagram(
-    disorder: np.ndarray,
-    mu_bar: np.ndarray,
-    t_minus_bar: np.ndarray,
-    delta_bar: float = 0.15,
-    *,
-    workers: int = 1,
-    executor: Executor | None = None,
-) -> PhaseDiagram:
-    """Bott labels of the lattices ``(μ̄, t̄₋, Δ̄) + disorder`` on a grid (batched).
-
-    Parameters
-    ----------
-    disorder : array_like of shape (N, N, 3)
-        Per-site deviations ``(mu, t_minus, delta)`` (usually zero mean); zeros give the clean diagram.
-    mu_bar : array_like of shape (A,)
-    t_minus_bar : array_like of shape (B,)
-    delta_bar : float, default 0.15
-    workers, executor
-        Parallelism, as in :func:`topoml.invariants.bott.bott_index`.
-
-    Returns
-    -------
-    PhaseDiagram
-
-    Raises
-    ------
-    ShapeError, InputError
-        As in :func:`topoml.invariants.bott.bott_phase_diagram`.
-    """
-    r = bott_phase_diagram(disorder, mu_bar, t_minus_bar, delta_bar, workers=workers, executor=executor)
-    return PhaseDiagram(
-        mu_bar=np.asarray(mu_bar, dtype=np.float64),
-        t_minus_bar=np.asarray(t_minus_bar, dtype=np.float64),
-        raw=r.raw,
-        label=r.label,
-        gap=r.gap,
-    )
+__all__ = ["plot_phase_diagram"]
 
 
 def _edges(c: np.ndarray) -> np.ndarray:
@@ -91,9 +33,9 @@ def _edges(c: np.ndarray) -> np.ndarray:
 
 
 def plot_phase_diagram(
-    diagram: PhaseDiagram | np.ndarray,
-    mu_bar: np.ndarray | None = None,
-    t_minus_bar: np.ndarray | None = None,
+    labels: np.ndarray,
+    mu_bar: np.ndarray,
+    t_minus_bar: np.ndarray,
     *,
     ax: Axes | None = None,
     clean_boundaries: bool = True,
@@ -105,11 +47,11 @@ def plot_phase_diagram(
 
     Parameters
     ----------
-    diagram : PhaseDiagram or array_like of shape (A, B)
-        A :class:`PhaseDiagram`, or labels ``[a, b]`` at ``(mu_bar[a], t_minus_bar[b])`` (integers, e.g.
-        Bott labels or rounded network outputs).
-    mu_bar, t_minus_bar : array_like of shapes (A,) and (B,), optional
-        Grids; required when ``diagram`` is an array.
+    labels : array_like of shape (A, B)
+        Labels ``[a, b]`` at ``(mu_bar[a], t_minus_bar[b])`` (integers: Bott labels, e.g. the ``label`` of
+        :func:`~topoml.invariants.bott.bott_phase_diagram`, or a network's predictions).
+    mu_bar, t_minus_bar : array_like of shapes (A,) and (B,)
+        The grids of average chemical potential and hopping anisotropy (units of ``t₊ = 1``).
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure is made when omitted.
     clean_boundaries : bool, default True
@@ -127,15 +69,9 @@ def plot_phase_diagram(
     ShapeError
         Labels not 2D or not matching the grids.
     InputError
-        Grids missing for an array input, or NaN/inf in the grids.
+        NaN/inf in the grids.
     """
-    if isinstance(diagram, PhaseDiagram):
-        labels = np.asarray(diagram.label)
-        mu_bar, t_minus_bar = diagram.mu_bar, diagram.t_minus_bar
-    else:
-        labels = np.asarray(diagram)
-        if mu_bar is None or t_minus_bar is None:
-            raise InputError("pass mu_bar and t_minus_bar with a label array (or pass a PhaseDiagram)")
+    labels = np.asarray(labels)
     mu_bar = np.asarray(mu_bar, dtype=np.float64)
     t_minus_bar = np.asarray(t_minus_bar, dtype=np.float64)
     if labels.ndim != 2 or labels.shape != (mu_bar.size, t_minus_bar.size) or mu_bar.ndim != 1 or t_minus_bar.ndim != 1:
