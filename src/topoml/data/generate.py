@@ -130,7 +130,9 @@ class GenerateConfig(StrictModel):
         ``"bott"``: dense Bott index (exact margalit2022 label); ``"localizer"``: the sparse, certified
         spectral-localizer index (:mod:`topoml.invariants.localizer`; large lattices: 64×64, 128×128),
         stored with ``raw_bott = label`` and ``gaps`` = the localizer gap. Left out of the definition
-        (and of its hash) when "bott", so existing datasets keep their identity.
+        (and of its hash) when "bott", so existing datasets keep their identity. The KPM marker
+        (``topoml chern --method kpm``) is not a label method: it is a stochastic estimate without a
+        certificate, and slower than the localizer at every N measured (README, "Large lattices").
     run : RunOptions
         Execution defaults, overridable by :func:`generate_dataset` arguments and the CLI.
     """
