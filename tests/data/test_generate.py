@@ -169,6 +169,20 @@ def test_generate_small_inline(tmp_path, capsys):
     np.testing.assert_array_equal(x[40:80], want)
 
 
+def test_shard_inputs_are_the_stored_lattices(tmp_path):
+    cfg = _cfg(n=70, shard=30, seed=3, averages="uniform")
+    generate_dataset(cfg, tmp_path / "ds", engine="serial", progress=False)
+    with open_dataset(tmp_path / "ds") as ds:
+        stored, averages = np.asarray(ds.inputs), np.asarray(ds.averages)
+    parts = [gen.shard_inputs(cfg, k) for k in range(3)]
+    assert [len(p[0]) for p in parts] == [30, 30, 10] and all(p[0].dtype == np.float32 for p in parts)
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), stored)
+    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), averages)
+    for bad in (3, -1, 1.0, True):
+        with pytest.raises(InputError, match="shard index"):
+            gen.shard_inputs(cfg, bad)
+
+
 def test_same_seed_same_dataset_for_any_workers(tmp_path):
     cfg = _cfg(n=120, shard=30, seed=5, averages="uniform")
     s1 = generate_dataset(cfg, tmp_path / "w1", engine="serial", progress=False)

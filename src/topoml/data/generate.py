@@ -21,7 +21,8 @@ The samples are split into ``ceil(n_samples / shard_size)`` shards; shard ``k`` 
 ``np.random.SeedSequence(seed).spawn(n_shards)[k]`` (:func:`topoml.data.sampling.sample_lattices`),
 rounds them to float32 (the stored precision, so labels belong to the stored inputs exactly) and labels
 them with :func:`topoml.invariants.bott.bott_index`. A shard is a pure function of (config, k), so the
-dataset is identical for any number of workers and either engine.
+dataset is identical for any number of workers and either engine. :func:`shard_inputs` returns a shard's
+lattices alone (no labels, nothing written), for studies that label them their own way.
 
 Execution: the shards are the tasks of :func:`topoml.runs.executor.map`: a process pool
 (``engine="process"``, one BLAS thread per worker), Dask distributed (``engine="dask"``: a ``LocalCluster``
@@ -76,6 +77,7 @@ __all__ = [
     "generate_dataset",
     "load_config",
     "packaged_config",
+    "shard_inputs",
     "summarize_dataset",
 ]
 
@@ -272,13 +274,50 @@ def _label(x: np.ndarray, report: Callable[[int], None] | None, *, method: str =
     return raw, label, gap
 
 
+def _draw(spec: SamplingSpec, n: int, seed_seq: np.random.SeedSequence) -> tuple[np.ndarray, np.ndarray]:
+    """A shard's inputs as stored (float32) and their averages (float64), from its seed sequence."""
+    x, averages = sample_lattices(n, spec, np.random.default_rng(seed_seq), return_averages=True)
+    return x.astype(np.float32), averages
+
+
+def shard_inputs(config: GenerateConfig | Mapping | str | os.PathLike, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lattices of shard ``index`` of a dataset, exactly as :func:`generate_dataset` stores them, without
+    labelling or writing anything (studies that label them their own way, e.g.
+    ``benchmarks/rg_accuracy_vs_size.py``).
+
+    Parameters
+    ----------
+    config : GenerateConfig, mapping or path-like
+        The dataset definition (its ``seed``, ``n_samples``, ``shard_size`` and ``sampling`` matter).
+    index : int
+        Shard number, ``0 <= index < config.n_shards``.
+
+    Returns
+    -------
+    inputs : ndarray of float32, shape (n, N, N, 3)
+        The stored lattices (``n`` = the shard's size), channels ``mu, t_minus, delta``.
+    averages : ndarray of float64, shape (n, 3)
+        The drawn averages ``(μ̄, t̄₋, Δ̄)`` (before the float32 rounding of the inputs).
+
+    Raises
+    ------
+    ConfigError
+        Invalid config.
+    InputError
+        ``index`` out of range or not an integer.
+    """
+    cfg = _as_config(config)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < cfg.n_shards:
+        raise InputError(f"shard index must be an integer in [0, {cfg.n_shards}), got {index!r}")
+    seed_seq = np.random.SeedSequence(cfg.seed).spawn(cfg.n_shards)[int(index)]
+    return _draw(cfg.sampling, cfg.shard_sizes()[int(index)], seed_seq)
+
+
 def _generate_shard(task: _ShardTask) -> dict:
     """Sample, label and write one shard (the executor's task). Returns its :class:`ShardInfo` as a dict."""
     t0 = time.perf_counter()
     spec = SamplingSpec.model_validate(task.definition["sampling"])
-    rng = np.random.default_rng(task.seed_seq)
-    x, averages = sample_lattices(task.n_samples, spec, rng, return_averages=True)
-    x32 = x.astype(np.float32)
+    x32, averages = _draw(spec, task.n_samples, task.seed_seq)
     method = task.definition.get("label_method", "bott")
     kw = {} if method == "bott" else {"method": method}
     raw, label, gap = _label(x32.astype(np.float64), report_progress, **kw)
