@@ -79,6 +79,25 @@ def test_serial_tasks_run_with_one_blas_and_torch_thread_restored_after():
         torch.set_num_threads(old)
 
 
+def test_a_blas_loaded_after_the_first_limit_is_limited_too():
+    """A library loaded after the first call (MKL with pypardiso, inside a job) is limited as well."""
+    pytest.importorskip("pypardiso")
+    import subprocess
+
+    code = ("from threadpoolctl import threadpool_info, threadpool_limits\n"
+            "from topoml.runs.executor import blas_threads\n"
+            "with blas_threads(1):\n    pass\n"  # the cached controller knows only OpenBLAS
+            "import pypardiso  # noqa: F401 - loads MKL\n"
+            "with threadpool_limits(limits=2, user_api='blas'):\n"
+            "    with blas_threads(1):\n"
+            "        inside = {i['internal_api']: i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}\n"
+            "    after = {i['internal_api']: i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}\n"
+            "print(inside, after)\n"
+            "assert 'mkl' in inside and set(inside.values()) == {1} and set(after.values()) == {2}, (inside, after)\n")
+    res = subprocess.run(python(code), capture_output=True, text=True, env=child_env(), timeout=120)
+    assert res.returncode == 0, res.stderr + res.stdout
+
+
 # ------------------------------------------------------------------------------------------ progress
 
 

@@ -115,13 +115,15 @@ _CONTROLLER = None
 
 
 def _controller():
-    """One ``threadpoolctl.ThreadpoolController`` per process (listing the loaded libraries costs ~1 ms;
-    a new one is made after a fork)."""
+    """A cached ``threadpoolctl.ThreadpoolController`` (listing the loaded libraries costs ~1 ms), made anew
+    after a fork and whenever modules were imported since (one may have loaded a BLAS: MKL with pypardiso,
+    torch's own), so that no library loaded later escapes the limit."""
     global _CONTROLLER
-    if _CONTROLLER is None or _CONTROLLER[0] != os.getpid():
+    key = (os.getpid(), len(sys.modules))
+    if _CONTROLLER is None or _CONTROLLER[0] != key:
         from threadpoolctl import ThreadpoolController
 
-        _CONTROLLER = (os.getpid(), ThreadpoolController())
+        _CONTROLLER = (key, ThreadpoolController())
     return _CONTROLLER[1]
 
 
