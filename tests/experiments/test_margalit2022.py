@@ -122,6 +122,25 @@ def test_config_errors():
     with pytest.raises(ConfigError, match="ablation.x: loss 'expected'"):
         load_config("quick", {"ablation.x.base_net": {"head": "regression"}, "ablation.x.base": {"loss": "expected"}})
     assert load_config("quick", {"rg.loss": "expected"}).rg.loss == "expected"
+    with pytest.raises(ConfigError, match="sampling.alpah: Extra inputs"):
+        load_config("quick", {"data.train4.sampling": {"alpah": 0.05}})
+    with pytest.raises(ConfigError, match="sampling.lattice_size: set it on the dataset itself"):
+        load_config("quick", {"data.train4.sampling": {"lattice_size": 8}})
+
+
+def test_datasets_reach_every_generate_option():
+    """A profile's dataset is any GenerateConfig: extra sampling fields and the label method pass through,
+    and the compact form alone gives the same definition as before (so stored datasets keep their hash)."""
+    from topoml.data.generate import GenerateConfig
+    from topoml.experiments.margalit2022 import dataset_config
+
+    plain = dataset_config("train4", load_config("quick").data["train4"])
+    assert plain == {"name": "margalit2022-train4", "seed": 1, "n_samples": 3000, "shard_size": 1500,
+                     "sampling": {"lattice_size": 4, "averages": "boundary_biased"}}
+    cfg = load_config("quick", {"data.train4.sampling": {"alpha": 0.05, "disorder": {"mu": 0.6}},
+                                "data.train4.label_method": "localizer"})
+    g = GenerateConfig.model_validate(dataset_config("train4", cfg.data["train4"]))
+    assert g.sampling.alpha == 0.05 and g.sampling.disorder.mu == 0.6 and g.label_method == "localizer"
     for profile in ("default", "narrow2022"):  # the shipped profiles validate
         assert load_config(profile).data["train4"].n_samples == 2_000_000
 

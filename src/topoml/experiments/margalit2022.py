@@ -61,7 +61,10 @@ OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_e
 
 
 class DataSpec(StrictModel):
-    """One Bott-labelled dataset (see :class:`topoml.data.generate.GenerateConfig`); ``n_samples = 0`` skips it."""
+    """One labelled dataset: the compact form of a :class:`topoml.data.generate.GenerateConfig` (its
+    :func:`dataset_config`); ``n_samples = 0`` skips it. ``sampling`` passes any further
+    :class:`~topoml.data.sampling.SamplingSpec` field (``alpha``, ``mu_range``, ``disorder``, ...) and
+    ``label_method`` the label route, so every dataset ``topoml generate`` can make can be a profile's."""
 
     lattice_size: int
     averages: Literal["uniform", "boundary_biased"]
@@ -69,11 +72,26 @@ class DataSpec(StrictModel):
     seed: int
     shard_size: int = 10_000
     delta_range: tuple[float, float] | None = None  # range of the average pairing; default the paper's [0.1, 0.2]
+    sampling: dict = {}
+    label_method: Literal["bott", "localizer"] = "bott"
 
     @field_validator("delta_range", mode="before")
     @classmethod
     def _pair(cls, v):
         return tuple(v) if isinstance(v, list) else v  # TOML arrays are lists
+
+    def model_post_init(self, __context) -> None:
+        from topoml.data.generate import GenerateConfig
+
+        both = {"lattice_size", "averages", "delta_range"} & set(self.sampling)
+        if both:
+            raise ConfigError(f"sampling.{sorted(both)[0]}: set it on the dataset itself, not in 'sampling'")
+        if self.n_samples > 0:
+            try:
+                GenerateConfig.model_validate(dataset_config("check", self))
+            except ValidationError as e:
+                err = e.errors()[0]
+                raise ConfigError(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
 
 
 class NetSpec(StrictModel):
@@ -207,11 +225,14 @@ def _log(msg: str, progress: bool = True) -> None:
 # --------------------------------------------------------------------------------------- data
 def dataset_config(name: str, spec: DataSpec) -> dict:
     """The :class:`topoml.data.generate.GenerateConfig` mapping of dataset ``name``."""
-    sampling = {"lattice_size": spec.lattice_size, "averages": spec.averages}
+    sampling = {"lattice_size": spec.lattice_size, "averages": spec.averages, **spec.sampling}
     if spec.delta_range is not None:
         sampling["delta_range"] = list(spec.delta_range)
-    return {"name": f"margalit2022-{name}", "seed": spec.seed, "n_samples": spec.n_samples,
-            "shard_size": spec.shard_size, "sampling": sampling}
+    out = {"name": f"margalit2022-{name}", "seed": spec.seed, "n_samples": spec.n_samples,
+           "shard_size": spec.shard_size, "sampling": sampling}
+    if spec.label_method != "bott":  # left out when "bott", as in GenerateConfig.definition
+        out["label_method"] = spec.label_method
+    return out
 
 
 class _Data:
