@@ -86,7 +86,7 @@ def test_a_blas_loaded_after_the_first_limit_is_limited_too():
 
     code = ("from threadpoolctl import threadpool_info, threadpool_limits\n"
             "from topoml.runs.executor import blas_threads\n"
-            "with blas_threads(1):\n    pass\n"  # the cached controller knows only OpenBLAS
+            "with blas_threads(1):\n    pass\n"  # before MKL is loaded
             "import pypardiso  # noqa: F401 - loads MKL\n"
             "with threadpool_limits(limits=2, user_api='blas'):\n"
             "    with blas_threads(1):\n"
