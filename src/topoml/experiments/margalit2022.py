@@ -109,6 +109,11 @@ class NetSpec(StrictModel):
     head: Literal["classes", "regression"] = "classes"
     symmetrize: bool = False
 
+    @property
+    def class_head(self) -> bool:
+        """Whether the network outputs Chern-class logits (an invariant base with a ``classes`` head)."""
+        return self.kind == "invariant" and self.head == "classes"
+
 
 class StageSpec(StrictModel):
     epochs: int = 1
@@ -182,7 +187,7 @@ class Margalit2022Config(StrictModel):
             except ValidationError as e:
                 err = e.errors()[0]
                 raise ConfigError(f"ablation.{name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-            if st.loss == "expected" and not (spec.kind == "invariant" and spec.head == "classes"):
+            if st.loss == "expected" and not spec.class_head:
                 raise ConfigError(f"ablation.{name}: loss 'expected' needs a class-head base network")
         for k, d in self.data.items():
             size = int(k.removeprefix("train").removeprefix("test").split("_")[0])
@@ -199,9 +204,8 @@ class Margalit2022Config(StrictModel):
             st = getattr(self, name)
             if st.epochs < min_epochs or st.batch_size < 1 or not st.lr > 0:
                 raise ConfigError(f"stage '{name}': need epochs >= {min_epochs}, batch_size >= 1, lr > 0")
-        head_classes = self.base_net.kind == "invariant" and self.base_net.head == "classes"
         for name in ("base", "rg", "rg_scratch", "tied"):
-            if getattr(self, name).loss == "expected" and not head_classes:
+            if getattr(self, name).loss == "expected" and not self.base_net.class_head:
                 raise ConfigError(f"stage '{name}': loss 'expected' needs a class-head base network "
                                   "(base_net.kind = 'invariant', head = 'classes')")
         if self.rg_init.samples_per_epoch < 1:
@@ -282,12 +286,13 @@ def _base_net(spec: NetSpec):
     return (InvariantBaseNet if spec.kind == "invariant" else BaseNet)(**_net_kwargs(spec, "base"))
 
 
-def _loss(spec: NetSpec, st: StageSpec):
-    """The loss of stage ``st`` for base network ``spec``: the paper's |d| + d² for regression outputs;
-    for class logits cross-entropy, or |d| + d² on the expected Chern number (``st.loss = "expected"``)."""
+def _loss(class_head: bool, st: StageSpec):
+    """The loss of stage ``st`` behind a base network with (``class_head``) or without class logits: the
+    paper's |d| + d² for regression outputs; for class logits cross-entropy, or |d| + d² on the expected
+    Chern number (``st.loss = "expected"``)."""
     from topoml.train.trainer import chern_class_loss, chern_expected_loss, chern_loss
 
-    if not (spec.kind == "invariant" and spec.head == "classes"):
+    if not class_head:
         return chern_loss
     return chern_expected_loss if st.loss == "expected" else chern_class_loss
 
@@ -367,7 +372,7 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
         load_state_bytes(net, (folder / "best.safetensors").read_bytes())
         return net, done
     t0 = time.time()
-    result = {**fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net, cfg.base),
+    result = {**fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net.class_head, cfg.base),
                          train=tuple(cfg.base_train)),
               "parameters": count_parameters(net), "wall_seconds_this_session": time.time() - t0}
     rd.save_job("base", result)
@@ -413,7 +418,7 @@ def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
             seed = derive_seed(cfg.seed, "ablation")
             torch.manual_seed(seed)
             net = _base_net(spec)
-            res = fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec, st), train=tuple(row.train))
+            res = fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec.class_head, st), train=tuple(row.train))
             res.pop("history")
             done = {**res, "parameters": count_parameters(net), "net": spec.model_dump(), "stage": st.model_dump(),
                     "train": row.train}
@@ -533,7 +538,7 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
         load_state_bytes(comp, (folder / kept).read_bytes())
         return comp, done
     result = fit_rg(comp, st, derive_seed(cfg.seed, job), folder, data, progress, job=job, train=train,
-                    select=select, eval_sizes=eval_sizes, loss=_loss(cfg.base_net, st))
+                    select=select, eval_sizes=eval_sizes, loss=_loss(cfg.base_net.class_head, st))
     rd.save_job(job, result)
     return comp, result
 
@@ -590,7 +595,7 @@ def train_base(cfg: Margalit2022Config, data, folder: Path, progress: bool = Fal
     seed = derive_seed(cfg.seed, "base")
     torch.manual_seed(seed)
     net = _base_net(cfg.base_net)
-    result = fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net, cfg.base))
+    result = fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net.class_head, cfg.base))
     name = "margalit2022.base_invariant" if cfg.base_net.kind == "invariant" else "margalit2022.base"
     return net, (name, _net_kwargs(cfg.base_net, "base")), result
 
@@ -604,8 +609,6 @@ def train_rg(cfg: Margalit2022Config, base, data, train: str, folder: Path, init
     import torch
 
     from topoml.nets.rg import CompoundNet, RGNet
-    from topoml.train.trainer import chern_class_loss, chern_expected_loss, chern_loss
-
     job = "rg_scratch" if random_init else "rg"
     torch.manual_seed(derive_seed(cfg.seed, "rg_scratch_init" if random_init else "rg_init"))
     rg = RGNet(**_net_kwargs(cfg.rg_net, "rg"))
@@ -614,10 +617,7 @@ def train_rg(cfg: Margalit2022Config, base, data, train: str, folder: Path, init
     comp = CompoundNet(base, rg)
     sizes = sorted(int(k[4:]) for k in data if k.startswith("test"))
     st = getattr(cfg, job)
-    if getattr(base, "config", {}).get("head") != "classes":
-        loss = chern_loss
-    else:
-        loss = chern_expected_loss if st.loss == "expected" else chern_class_loss
+    loss = _loss(getattr(base, "config", {}).get("head") == "classes", st)
     result = fit_rg(comp, st, derive_seed(cfg.seed, job), folder, data, progress, job=job,
                     train=train, select=select, eval_sizes=tuple(sizes), loss=loss)
     return comp, _net_kwargs(cfg.rg_net, "rg"), result
