@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from topoml.errors import GapClosedError, InputError, QuantizationError, ShapeError, SymmetryError
@@ -245,6 +245,14 @@ lattice_params = dict(
 )
 
 
+# The raw Bott value of a gapped lattice is an integer up to rounding, but the rounding is amplified by
+# the smallest eigenvalues of the compressed V U V† U† (their angles are ill-conditioned): a trivial 4×4
+# lattice on the line μ = −2 gave raw −4.3e-7 and its transposed twin −3.0e-8 at gap 0.039. Exactness of
+# a symmetry is checked on the spectrum (the gap, to 1e-9 relative) and on the label; the raw values only
+# to this rounding tolerance.
+RAW_TOL = 1e-5
+
+
 def one_lattice(seed: int, N: int, mu: float, tm: float) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return np.array([mu, tm, 0.2]) + rng.uniform(-0.5, 0.5, (N, N, 3)) * [0.8, 0.4, 0.1]
@@ -257,11 +265,13 @@ def test_translation_invariance(seed, N, mu, tm, shift):
     r = bott_index(np.stack([x, np.roll(x, shift, axis=(0, 1))]))
     assume(r.gap[0] > 1e-6)
     assert r.label[0] == r.label[1]
-    assert r.raw[1] == pytest.approx(r.raw[0], abs=1e-7)
+    assert r.gap[1] == pytest.approx(r.gap[0], rel=1e-9)
+    assert r.raw[1] == pytest.approx(r.raw[0], abs=RAW_TOL)
 
 
 @settings(max_examples=20, deadline=None)
 @given(**lattice_params)
+@example(seed=18616, N=4, mu=-2.0, tm=-0.3125)  # raw −4.3e-7 vs −3.0e-8 (CI flake, session 6)
 def test_mirror_symmetries(seed, N, mu, tm):
     """x ↔ y relabelling of the input with t₋ → −t₋ keeps every bond's hopping; the pairing chirality
     (Δ on x bonds, iΔ on y bonds) is tied to the axes, so it is a mirror image *and* a complex
@@ -271,7 +281,8 @@ def test_mirror_symmetries(seed, N, mu, tm):
     r = bott_index(np.stack([x, xt]))
     assume(r.gap[0] > 1e-6)
     assert r.label[0] == r.label[1]
-    assert r.raw[1] == pytest.approx(r.raw[0], abs=1e-7)
+    assert r.gap[1] == pytest.approx(r.gap[0], rel=1e-9)
+    assert r.raw[1] == pytest.approx(r.raw[0], abs=RAW_TOL)
 
 
 @settings(max_examples=10, deadline=None)
@@ -287,7 +298,7 @@ def test_exchanging_x_and_y_flips_sign(seed, N, mu, tm):
     rp = bott_index_hamiltonian(H[np.ix_(p2, p2)], N)
     assume(r.gap > 1e-6)
     assert rp.label == -r.label
-    assert rp.raw == pytest.approx(-r.raw, abs=1e-7)
+    assert rp.raw == pytest.approx(-r.raw, abs=RAW_TOL)
 
 
 @settings(max_examples=20, deadline=None)
@@ -298,8 +309,8 @@ def test_chemical_potential_reversal_and_pairing_gauge(seed, N, mu, tm):
     r = bott_index(np.stack([x, x * [-1.0, 1.0, 1.0], x * [1.0, 1.0, -1.0]]))
     assume(r.gap[0] > 1e-6)
     assert r.label[1] == -r.label[0] and r.label[2] == r.label[0]
-    assert r.raw[1] == pytest.approx(-r.raw[0], abs=1e-7)
-    assert r.raw[2] == pytest.approx(r.raw[0], abs=1e-7)
+    assert r.raw[1] == pytest.approx(-r.raw[0], abs=RAW_TOL)
+    assert r.raw[2] == pytest.approx(r.raw[0], abs=RAW_TOL)
     np.testing.assert_allclose(r.gap, r.gap[0], rtol=1e-9)
 
 
