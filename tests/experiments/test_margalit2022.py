@@ -115,6 +115,9 @@ def test_config_errors():
         load_config("quick", {"ablation.x.base_net": {"head": "softmax"}})
     with pytest.raises(ConfigError, match="base_train"):
         load_config("quick", {"base_train": ["test4"]})
+    for bad in (["train4"], [], ["train8", "train8_extra"]):  # train8_extra is not in the quick profile
+        with pytest.raises(ConfigError, match="rg_train"):
+            load_config("quick", {"rg_train": bad})
     with pytest.raises(ConfigError, match="rg_net.kind"):
         load_config("quick", {"rg_net.kind": "invariant"})
     with pytest.raises(ConfigError, match="loss 'expected' needs a class-head"):
@@ -310,3 +313,22 @@ def test_predict_help_states_the_packaged_accuracy(capsys):
         main(["predict", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps the description
     assert "Packaged weights" in out and "at 4x4" in out and "at 32x32" in out
+
+
+def test_fit_rg_on_several_sets_in_short_epochs(tmp_path):
+    """The rg stage trains on the concatenation of ``rg_train`` sets; ``samples_per_epoch`` slices the stream."""
+    torch = pytest.importorskip("torch")
+    from topoml.experiments.margalit2022 import StageSpec, fit_rg
+    from topoml.nets.rg import BaseNet, CompoundNet, RGNet
+
+    torch.manual_seed(0)
+    comp = CompoundNet(BaseNet(width=4, depth=3), RGNet(width=4, depth=3))
+    rng = np.random.default_rng(0)
+    lattices = lambda n: np.array([-1.0, 0.2, 0.15], np.float32) + rng.uniform(-0.1, 0.1, (n, 8, 8, 3)).astype(np.float32)
+    data = {"a": (lattices(30), np.ones(30, np.int64)), "b": (lattices(20), np.zeros(20, np.int64)),
+            "test8": (lattices(10), np.ones(10, np.int64))}
+    st = StageSpec(epochs=3, batch_size=8, optimizer="sgd", lr=1e-4, samples_per_epoch=16)
+    r = fit_rg(comp, st, 1, tmp_path / "rg", data, False, job="rg", train=("a", "b"), select="acc8", eval_sizes=(8,))
+    assert r["train_samples"] == 50
+    assert [h["samples"] for h in r["history"]] == [16, 16, 16]
+    assert set(r["selected"]) == {"acc8"}

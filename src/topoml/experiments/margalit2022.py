@@ -57,7 +57,7 @@ PAPER = {
 DATASETS = ("train4", "test4", "train8", "test8", "test16", "test32", "train16")
 #: Optional datasets: boundary-biased test sets (the authors' code validates on the training
 #: distribution) and extra 4×4 training data (e.g. focused on small pairing).
-OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra")
+OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra", "train8_extra")
 
 
 class DataSpec(StrictModel):
@@ -163,6 +163,7 @@ class Margalit2022Config(StrictModel):
     runtime_bott_max: int = 32
     ablation: dict[str, AblationRow] = {}
     base_train: list[str] = ["train4"]  # 4×4 training sets of the base stage (e.g. + "train4_extra")
+    rg_train: list[str] = ["train8"]  # 8×8 training sets of the rg and rg_scratch stages (e.g. + "train8_extra")
 
     def model_post_init(self, __context) -> None:
         missing = [k for k in DATASETS if k not in self.data]
@@ -177,6 +178,9 @@ class Margalit2022Config(StrictModel):
         bad = [t for t in self.base_train if not t.startswith("train4") or t not in self.data]
         if bad or not self.base_train:
             raise ConfigError(f"base_train: need 4x4 training sets of 'data', got {self.base_train}")
+        bad = [t for t in self.rg_train if not t.startswith("train8") or t not in self.data]
+        if bad or not self.rg_train:
+            raise ConfigError(f"rg_train: need 8x8 training sets of 'data', got {self.rg_train}")
         for name, row in self.ablation.items():
             bad = [t for t in row.train if not t.startswith("train4") or t not in self.data]
             if bad:
@@ -526,7 +530,7 @@ def fit_rg_init(rg, st: StageSpec, seed: int, folder: Path, init_range: float, p
 
 
 def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, job: str, st: StageSpec,
-              train: str, select: str, eval_sizes=(8, 16)):
+              train: str | tuple[str, ...], select: str, eval_sizes=(8, 16)):
     from topoml.nets.rg import CompoundNet
     from topoml.train.checkpoint import load_state_bytes
 
@@ -543,10 +547,12 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
     return comp, result
 
 
-def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *, job: str, train: str,
-           select: str | None, eval_sizes=(8, 16), loss=None) -> dict:
+def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *, job: str,
+           train: str | tuple[str, ...], select: str | None, eval_sizes=(8, 16), loss=None) -> dict:
     """An RG training stage (``rg``, ``rg_scratch``, ``tied``; also ``topoml train rg``): the compound
-    ``comp = base ∘ RG^k`` (base frozen) trained with ``loss`` (default |d| + d²) on ``data[train]``,
+    ``comp = base ∘ RG^k`` (base frozen) trained with ``loss`` (default |d| + d²) on the set ``data[train]``
+    (or the concatenation of several; an epoch is one pass, or ``st.samples_per_epoch`` samples of the
+    stream of passes),
     evaluated after every epoch on ``test{n}`` for ``n`` in ``eval_sizes`` (those in ``data``, a mapping
     name → (inputs, labels)); the epoch with the best ``select`` metric is kept (loaded into ``comp``;
     ``None``: the lowest training loss). The start point is a candidate too (the paper's early stop on
@@ -563,10 +569,11 @@ def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *
     initial = evaluate(comp)
     trainer = Trainer(comp, _train_config(st, seed), folder, evaluate=evaluate, select=select,
                       loss=loss or chern_loss)
-    x, y = data[train]
+    xs, ys = zip(*(data[t] for t in ((train,) if isinstance(train, str) else train)))
+    x, y = (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs), np.concatenate(ys))
     torch.manual_seed(seed)
-    trainer.fit(tensor_batches(x, y, st.batch_size, seed), on_epoch=_epoch_printer(job, progress),
-                progress=progress)
+    trainer.fit(tensor_batches(x, y, st.batch_size, seed, samples_per_epoch=st.samples_per_epoch or None),
+                on_epoch=_epoch_printer(job, progress), progress=progress)
     best_8 = max(trainer.history, key=lambda r: (r["metrics"].get("acc8", 0), -r["epoch"]))["epoch"]
     best = trainer.load_best()
     selected = trainer.history[best]["metrics"]
@@ -793,14 +800,14 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     import copy
 
     comp, results["rg"] = _stage_rg(cfg, rd, base, copy.deepcopy(rg0), data, progress, job="rg", st=cfg.rg,
-                                    train="train8", select="acc16")
+                                    train=tuple(cfg.rg_train), select="acc16")
     _log(f"rg (decimation init): {results['rg']['selected']}", progress)
     torch.manual_seed(derive_seed(cfg.seed, "rg_scratch_init"))
     from topoml.nets.rg import RGNet
 
     scratch = RGNet(**_net_kwargs(cfg.rg_net, "rg"))
     _, results["rg_scratch"] = _stage_rg(cfg, rd, base, scratch, data, progress, job="rg_scratch",
-                                         st=cfg.rg_scratch, train="train8", select="acc8")
+                                         st=cfg.rg_scratch, train=tuple(cfg.rg_train), select="acc8")
     _log(f"rg (random init): {results['rg_scratch']['selected']}", progress)
     model_stage = "rg"
     if cfg.tied.epochs > 0 and "train16" in data:
@@ -817,7 +824,7 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     sel = results[results["model_stage"]]["selected"]
     meta = {"accuracy": {"4": results["base"]["acc4"], **{k[3:]: v for k, v in sel.items()}},
             "stage": results["model_stage"], "source": "topoml reproduce margalit2022", "profile": cfg.profile,
-            "train_samples": {"4x4": cfg.data["train4"].n_samples, "8x8": cfg.data["train8"].n_samples,
+            "train_samples": {"4x4": cfg.data["train4"].n_samples, "8x8": sum(cfg.data[t].n_samples for t in cfg.rg_train),
                               **({"16x16": cfg.data["train16"].n_samples} if results["model_stage"] == "tied" else {})}}
     rd.write_bytes("model.safetensors", model_bytes(comp, "margalit2022.chern", spec, meta))
     results["parameters"] = {"base": count_parameters(_base_net(cfg.base_net)), "rg": count_parameters(comp.rg)}
@@ -936,7 +943,7 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
     b, ri, rg, sc = r["base"], r["rg_init"], r["rg"], r["rg_scratch"]
     hours = (b["train_seconds"] + ri["train_seconds"] + rg["train_seconds"] + sc["train_seconds"]
              + r.get("tied", {}).get("train_seconds", 0)) / 3600
-    n_train = sum(cfg.data[t].n_samples for t in cfg.base_train) + cfg.data["train8"].n_samples + (
+    n_train = sum(cfg.data[t].n_samples for t in cfg.base_train + cfg.rg_train) + (
         cfg.data["train16"].n_samples if "tied" in r else 0)
     f = r["figures"]
     lines = [
