@@ -149,6 +149,34 @@ def test_decimation_initialized_rg_is_close_to_average_pooling(tmp_path):
     assert after < 0.15 * target_scale and before > 0.5 * target_scale
 
 
+@pytest.mark.parametrize("skip", ["decimation", "averages"])
+def test_rg_on_top_of_decimation(skip, tmp_path):
+    """skip != "none": an untrained RG network is decimation exactly; with "averages" every step keeps the
+    lattice averages of each channel after training too (the correction has zero lattice mean)."""
+    torch.manual_seed(1)
+    rg = RGNet(width=8, depth=3, skip=skip)
+    x = _lattices(6, 16, seed=2)
+    assert torch.equal(rg(x), decimation(x))
+    opt = torch.optim.SGD(rg.parameters(), lr=0.1)
+    for _ in range(3):  # move the correction away from zero
+        opt.zero_grad()
+        (rg(x) ** 3).mean().backward()
+        opt.step()
+    y = rg(x).detach()
+    assert not torch.allclose(y, decimation(x), atol=1e-3)
+    same_means = torch.allclose(y.mean(dim=(1, 2)), x.mean(dim=(1, 2)), atol=1e-5)
+    assert same_means == (skip == "averages")
+    comp = CompoundNet(BaseNet(width=8, depth=3), rg)
+    assert torch.allclose(comp.coarse_grain(x).mean(dim=(1, 2)), x.mean(dim=(1, 2)), atol=1e-5) == (skip == "averages")
+    spec = {"base": {"width": 8, "depth": 3}, "rg": rg.config}
+    assert rg.config["skip"] == skip and "skip" not in RGNet(width=8, depth=3).config
+    (tmp_path / "m.safetensors").write_bytes(model_bytes(comp, "margalit2022.chern", spec, {}))
+    comp.eval()
+    assert torch.equal(load_model(tmp_path / "m.safetensors")[0](x), comp(x))
+    with pytest.raises(ConfigError, match="skip"):
+        RGNet(width=8, depth=3, skip="mean")
+
+
 def test_saved_model_reloads_bit_identically(tmp_path):
     torch.manual_seed(3)
     spec = {"base": {"width": 8, "depth": 3}, "rg": {"width": 8, "depth": 3, "padding": "periodic"}}

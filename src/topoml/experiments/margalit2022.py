@@ -96,7 +96,7 @@ class DataSpec(StrictModel):
 
 class NetSpec(StrictModel):
     """A network: ``kind = "paper"`` (:class:`~topoml.nets.rg.BaseNet` / :class:`~topoml.nets.rg.RGNet`:
-    ``width``, ``inner_width``, ``depth``, ``padding``) or ``"invariant"`` (base only,
+    ``width``, ``inner_width``, ``depth``, ``padding``; the RG network also ``skip``) or ``"invariant"`` (base only,
     :class:`~topoml.nets.rg.InvariantBaseNet`: ``width``, ``blocks``, ``hidden``, ``head``, ``symmetrize``)."""
 
     kind: Literal["paper", "invariant"] = "paper"
@@ -108,6 +108,7 @@ class NetSpec(StrictModel):
     hidden: int = 128
     head: Literal["classes", "regression"] = "classes"
     symmetrize: bool = False
+    skip: Literal["none", "decimation", "averages"] = "none"  # RG network: correction on top of decimation
 
     @property
     def class_head(self) -> bool:
@@ -281,6 +282,8 @@ def _net_kwargs(spec: NetSpec, kind: str) -> dict:
     kw = {"width": spec.width, "depth": spec.depth, "padding": spec.padding}
     if kind == "rg":
         kw["inner_width"] = spec.inner_width
+        if spec.skip != "none":  # left out otherwise: specs of earlier runs unchanged
+            kw["skip"] = spec.skip
     return kw
 
 

@@ -193,6 +193,12 @@ class RGNet(nn.Module):
         projection carries the skip of the first pair when ``inner_width != width``.
     padding : {"periodic", "zero"}, default "periodic"
         Padding of every 3×3 convolution (the paper: periodic, the lattice's boundary condition).
+    skip : {"none", "decimation", "averages"}, default "none"
+        ``"none"``: the paper's map, the convolutions' output. ``"decimation"`` (not in the paper): the
+        output is the 2×2 block average of the input (:func:`decimation`) plus the convolutions'
+        correction, whose final layer starts at zero, so an untrained network is decimation.
+        ``"averages"``: the same with the correction's lattice mean removed per channel, so every step
+        keeps the lattice averages ``(μ̄, t̄₋, Δ̄)`` exactly and the network only reshapes the disorder.
 
     The output is linear (a final 1×1 convolution to the three channels ``mu, t_minus, delta``).
     Raises :class:`~topoml.errors.ShapeError` for odd lattice sizes. :meth:`step` is the same map in
@@ -201,22 +207,35 @@ class RGNet(nn.Module):
     """
 
     def __init__(self, width: int = 256, inner_width: int | None = None, depth: int = 9,
-                 padding: Padding = "periodic"):
+                 padding: Padding = "periodic", skip: Literal["none", "decimation", "averages"] = "none"):
         super().__init__()
         inner = width if inner_width is None else inner_width
         _check_width(width)
         _check_width(inner, "inner_width")
         _check_depth(depth)
+        if skip not in ("none", "decimation", "averages"):
+            raise ConfigError(f"skip must be 'none', 'decimation' or 'averages', got {skip!r}")
         self.config = {"width": width, "inner_width": inner, "depth": depth, "padding": padding}
+        if skip != "none":  # recorded only when used: weights saved before the option load unchanged
+            self.config["skip"] = skip
+        self.skip = skip
         self.first = _Conv(3, width, padding, stride=2)
         n_pairs = (depth - 1) // 2
         self.pairs = nn.Sequential(*[_ResidualPair(width if i == 0 else inner, inner, padding) for i in range(n_pairs)])
         self.out = nn.Conv2d(inner if n_pairs else width, 3, 1)
+        if skip != "none":
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def step(self, h: torch.Tensor) -> torch.Tensor:
         """One RG step on channels-first lattices ``(batch, 3, 2N, 2N) → (batch, 3, N, N)``."""
         _halve_check(h.shape[-1], "the RG network")
-        return self.out(self.pairs(F.relu(self.first(h))))
+        c = self.out(self.pairs(F.relu(self.first(h))))
+        if self.skip == "none":
+            return c
+        if self.skip == "averages":
+            c = c - c.mean(dim=(2, 3), keepdim=True)
+        return Decimation.step(h) + c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.step(check_lattice_batch(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
