@@ -115,6 +115,9 @@ def test_config_errors():
         load_config("quick", {"ablation.x.base_net": {"head": "softmax"}})
     with pytest.raises(ConfigError, match="base_train"):
         load_config("quick", {"base_train": ["test4"]})
+    with pytest.raises(ConfigError, match="stage 'rg_init': need epochs >= 1"):
+        load_config("quick", {"rg_init.epochs": 0})
+    assert load_config("quick", {"rg_init.epochs": 0, "rg_net.skip": "averages"}).rg_init.epochs == 0
     for bad in (["train4"], [], ["train8", "train8_extra"]):  # train8_extra is not in the quick profile
         with pytest.raises(ConfigError, match="rg_train"):
             load_config("quick", {"rg_train": bad})
@@ -332,3 +335,13 @@ def test_fit_rg_on_several_sets_in_short_epochs(tmp_path):
     assert r["train_samples"] == 50
     assert [h["samples"] for h in r["history"]] == [16, 16, 16]
     assert set(r["selected"]) == {"acc8"}
+
+
+def test_rg_init_is_skipped_for_an_rg_network_on_top_of_decimation(tmp_path):
+    pytest.importorskip("torch")
+    from topoml.experiments.margalit2022 import StageSpec, fit_rg_init
+    from topoml.nets.rg import RGNet
+
+    r = fit_rg_init(RGNet(width=4, depth=3, skip="averages"), StageSpec(epochs=0), 1, tmp_path, 5.0, False)
+    assert r["samples"] == 0 and r["final_metrics"] == {"rms8": 0.0, "rms16": 0.0}
+    assert (tmp_path / "best.safetensors").exists()

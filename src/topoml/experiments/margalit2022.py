@@ -205,7 +205,9 @@ class Margalit2022Config(StrictModel):
                 raise ConfigError(f"data.{k}.n_samples must be >= 1")
         if self.workers < 1 or self.threads < 1:
             raise ConfigError("workers and threads must be >= 1")
-        for name, min_epochs in (("base", 1), ("rg_init", 1), ("rg", 1), ("rg_scratch", 1), ("averages", 0)):
+        # an RG network on top of decimation (rg_net.skip) starts as decimation: no pre-training needed
+        init_min = 0 if self.rg_net.skip != "none" else 1
+        for name, min_epochs in (("base", 1), ("rg_init", init_min), ("rg", 1), ("rg_scratch", 1), ("averages", 0)):
             st = getattr(self, name)
             if st.epochs < min_epochs or st.batch_size < 1 or not st.lr > 0:
                 raise ConfigError(f"stage '{name}': need epochs >= {min_epochs}, batch_size >= 1, lr > 0")
@@ -509,10 +511,12 @@ def fit_rg_init(rg, st: StageSpec, seed: int, folder: Path, init_range: float, p
     """The decimation pre-training of an RG network (margalit2022 App. B 1; also ``topoml train rg``):
     ``rg`` regressed onto 2×2 average pooling of lattices drawn uniform in ``[−init_range, init_range]``,
     ``st.samples_per_epoch`` per epoch; the last epoch is kept (written to ``folder/best.safetensors``).
-    Checkpoints and resume in ``folder``. Returns the RMS errors on held-out 8×8 and 16×16 draws per epoch."""
+    Checkpoints and resume in ``folder``. Returns the RMS errors on held-out 8×8 and 16×16 draws per epoch.
+    With ``st.epochs = 0`` (an RG network with ``skip``, which starts as decimation) nothing is trained."""
     import torch
 
     from topoml.nets.rg import decimation
+    from topoml.train.checkpoint import state_bytes
     from topoml.train.trainer import Trainer, decimation_batches
 
     R = init_range
@@ -523,6 +527,9 @@ def fit_rg_init(rg, st: StageSpec, seed: int, folder: Path, init_range: float, p
             net.eval()
             return {f"rms{n}": float(torch.sqrt(torch.mean((net(x) - decimation(x)) ** 2))) for n, x in held.items()}
 
+    if st.epochs == 0:
+        atomic_write_bytes(folder / "best.safetensors", state_bytes(rg))
+        return {"final_metrics": evaluate(rg), "samples": 0, "train_seconds": 0.0, "history": []}
     trainer = Trainer(rg, _train_config(st, seed), folder, evaluate=evaluate, select=None)
     trainer.fit(decimation_batches(st.samples_per_epoch, st.batch_size, half_range=R, seed=seed),
                 on_epoch=_epoch_printer("rg_init", progress), progress=progress)
@@ -1020,12 +1027,15 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
                      f"the clean closed formula at the averages {_pct(av['clean_formula_acc4'])}. The base network's "
                      f"margin over it, {100 * (b['acc4'] - av['acc4']):+.2f} points, is what it learned from the disorder.")
     lines += [
-        f"* decimation pre-training: {ri['samples']:,} lattices uniform in [−{cfg.init_range}, {cfg.init_range}]; "
-        f"RMS distance from 2×2 average pooling on held-out 8×8 / 16×16 inputs "
+        (f"* decimation pre-training: {ri['samples']:,} lattices uniform in [−{cfg.init_range}, {cfg.init_range}]; "
+         if ri["samples"] else f"* no decimation pre-training: the RG network (skip = {cfg.rg_net.skip}) is a "
+         "correction on top of 2×2 block averaging that starts at zero; ")
+        + f"RMS distance from 2×2 average pooling on held-out 8×8 / 16×16 inputs "
         f"{ri['final_metrics']['rms8']:.3f} / {ri['final_metrics']['rms16']:.3f}; base ∘ RG_init accuracy "
         f"8×8 {_pct(ri.get('compound_acc8'))}, 16×16 {_pct(ri.get('compound_acc16'))}.",
         f"* RG with decimation init: {cfg.rg.optimizer}, lr {cfg.rg.lr}, batch {cfg.rg.batch_size}, {cfg.rg.epochs} epochs "
-        f"over {rg['train_samples']:,} 8×8 lattices; selected {_epoch_name(rg['best_epoch'])} (best 16×16 accuracy, "
+        + (f"of {cfg.rg.samples_per_epoch:,} samples " if cfg.rg.samples_per_epoch else "")
+        + f"over {rg['train_samples']:,} 8×8 lattices; selected {_epoch_name(rg['best_epoch'])} (best 16×16 accuracy, "
         f"the paper's early stop); at the best 8×8 epoch ({rg['best_epoch_by_acc8']}): {rg['at_best_acc8']}; "
         f"final epoch: {rg['final']}.",
         f"* RG from random init: selected {_epoch_name(sc['best_epoch'])} by 8×8 accuracy; final epoch: {sc['final']}.",
