@@ -121,6 +121,9 @@ def test_config_errors():
     for bad in (["train4"], [], ["train8", "train8_extra"]):  # train8_extra is not in the quick profile
         with pytest.raises(ConfigError, match="rg_train"):
             load_config("quick", {"rg_train": bad})
+    for bad in (["train8"], [], ["train16", "train16_extra"]):
+        with pytest.raises(ConfigError, match="tied_train"):
+            load_config("quick", {"tied_train": bad})
     with pytest.raises(ConfigError, match="rg_net.kind"):
         load_config("quick", {"rg_net.kind": "invariant"})
     with pytest.raises(ConfigError, match="loss 'expected' needs a class-head"):

@@ -57,7 +57,7 @@ PAPER = {
 DATASETS = ("train4", "test4", "train8", "test8", "test16", "test32", "train16")
 #: Optional datasets: boundary-biased test sets (the authors' code validates on the training
 #: distribution) and extra 4×4 training data (e.g. focused on small pairing).
-OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra", "train8_extra")
+OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra", "train8_extra", "train16_extra")
 
 
 class DataSpec(StrictModel):
@@ -165,6 +165,7 @@ class Margalit2022Config(StrictModel):
     ablation: dict[str, AblationRow] = {}
     base_train: list[str] = ["train4"]  # 4×4 training sets of the base stage (e.g. + "train4_extra")
     rg_train: list[str] = ["train8"]  # 8×8 training sets of the rg and rg_scratch stages (e.g. + "train8_extra")
+    tied_train: list[str] = ["train16"]  # 16×16 training sets of the tied stage (e.g. + "train16_extra")
 
     def model_post_init(self, __context) -> None:
         missing = [k for k in DATASETS if k not in self.data]
@@ -179,9 +180,10 @@ class Margalit2022Config(StrictModel):
         bad = [t for t in self.base_train if not t.startswith("train4") or t not in self.data]
         if bad or not self.base_train:
             raise ConfigError(f"base_train: need 4x4 training sets of 'data', got {self.base_train}")
-        bad = [t for t in self.rg_train if not t.startswith("train8") or t not in self.data]
-        if bad or not self.rg_train:
-            raise ConfigError(f"rg_train: need 8x8 training sets of 'data', got {self.rg_train}")
+        for key, size in (("rg_train", 8), ("tied_train", 16)):
+            sets = getattr(self, key)
+            if not sets or any(not t.startswith(f"train{size}") or t not in self.data for t in sets):
+                raise ConfigError(f"{key}: need {size}x{size} training sets of 'data', got {sets}")
         for name, row in self.ablation.items():
             bad = [t for t in row.train if not t.startswith("train4") or t not in self.data]
             if bad:
@@ -820,9 +822,9 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
                                          st=cfg.rg_scratch, train=tuple(cfg.rg_train), select="acc8")
     _log(f"rg (random init): {results['rg_scratch']['selected']}", progress)
     model_stage = "rg"
-    if cfg.tied.epochs > 0 and "train16" in data:
+    if cfg.tied.epochs > 0 and all(t in data for t in cfg.tied_train):
         tied, results["tied"] = _stage_rg(cfg, rd, base, copy.deepcopy(comp.rg), data, progress, job="tied",
-                                          st=cfg.tied, train="train16", select="acc16", eval_sizes=(8, 16, 32))
+                                          st=cfg.tied, train=tuple(cfg.tied_train), select="acc16", eval_sizes=(8, 16, 32))
         _log(f"tied 16x16 stage: {results['tied']['selected']}", progress)
         if results["tied"]["selected"]["acc16"] > results["rg"]["selected"]["acc16"]:
             comp, model_stage = tied, "tied"  # same selection rule: the better 16x16 accuracy
@@ -834,8 +836,8 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     sel = results[results["model_stage"]]["selected"]
     meta = {"accuracy": {"4": results["base"]["acc4"], **{k[3:]: v for k, v in sel.items()}},
             "stage": results["model_stage"], "source": "topoml reproduce margalit2022", "profile": cfg.profile,
-            "train_samples": {"4x4": cfg.data["train4"].n_samples, "8x8": sum(cfg.data[t].n_samples for t in cfg.rg_train),
-                              **({"16x16": cfg.data["train16"].n_samples} if results["model_stage"] == "tied" else {})}}
+            "train_samples": {"4x4": sum(cfg.data[t].n_samples for t in cfg.base_train), "8x8": sum(cfg.data[t].n_samples for t in cfg.rg_train),
+                              **({"16x16": sum(cfg.data[t].n_samples for t in cfg.tied_train)} if results["model_stage"] == "tied" else {})}}
     rd.write_bytes("model.safetensors", model_bytes(comp, "margalit2022.chern", spec, meta))
     results["parameters"] = {"base": count_parameters(_base_net(cfg.base_net)), "rg": count_parameters(comp.rg)}
     results["final"] = _final_table(data, base, comp)
@@ -954,7 +956,7 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
     hours = (b["train_seconds"] + ri["train_seconds"] + rg["train_seconds"] + sc["train_seconds"]
              + r.get("tied", {}).get("train_seconds", 0)) / 3600
     n_train = sum(cfg.data[t].n_samples for t in cfg.base_train + cfg.rg_train) + (
-        cfg.data["train16"].n_samples if "tied" in r else 0)
+        sum(cfg.data[t].n_samples for t in cfg.tied_train) if "tied" in r else 0)
     f = r["figures"]
     lines = [
         "# margalit2022 — RG networks for Chern numbers of disordered p+ip lattices",
