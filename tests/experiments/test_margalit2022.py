@@ -345,6 +345,7 @@ def test_rg_init_is_skipped_for_an_rg_network_on_top_of_decimation(tmp_path):
     from topoml.experiments.margalit2022 import StageSpec, fit_rg_init
     from topoml.nets.rg import RGNet
 
-    r = fit_rg_init(RGNet(width=4, depth=3, skip="averages"), StageSpec(epochs=0), 1, tmp_path, 5.0, False)
+    folder = tmp_path / "jobs" / "rg_init"  # made by the stage
+    r = fit_rg_init(RGNet(width=4, depth=3, skip="averages"), StageSpec(epochs=0), 1, folder, 5.0, False)
     assert r["samples"] == 0 and r["final_metrics"] == {"rms8": 0.0, "rms16": 0.0}
-    assert (tmp_path / "best.safetensors").exists()
+    assert (folder / "best.safetensors").exists()

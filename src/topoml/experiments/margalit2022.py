@@ -530,6 +530,7 @@ def fit_rg_init(rg, st: StageSpec, seed: int, folder: Path, init_range: float, p
             return {f"rms{n}": float(torch.sqrt(torch.mean((net(x) - decimation(x)) ** 2))) for n, x in held.items()}
 
     if st.epochs == 0:
+        folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(folder / "best.safetensors", state_bytes(rg))
         return {"final_metrics": evaluate(rg), "samples": 0, "train_seconds": 0.0, "history": []}
     trainer = Trainer(rg, _train_config(st, seed), folder, evaluate=evaluate, select=None)
