@@ -298,11 +298,10 @@ def test_train_resumes_and_checks_input(quick_run, tmp_path, capsys):
 def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
     """The shipped base ∘ RG weights: safetensors with a network description and its measured accuracy;
     on clean lattices deep inside the three phases they give the Bott label at N = 4, 8, 16."""
-    from topoml.evaluate.predict import packaged_weights
+    from topoml.evaluate.predict import packaged_weights, predict_chern
     from topoml.hamiltonians.pip import clean_lattice
     from topoml.invariants.bott import bott_index
     from topoml.train.checkpoint import load_model
-    from topoml.train.trainer import predict
 
     net, meta = load_model(packaged_weights())
     assert meta["net"]["name"] == "margalit2022.chern" and 0.5 < meta["accuracy"]["8"] <= 1
@@ -311,7 +310,7 @@ def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
         x = np.stack([clean_lattice(n, mu, tm, 0.15) for mu, tm in points]).astype(np.float32)
         labels = bott_index(x).label
         assert set(labels.tolist()) == {-1, 0, 1}
-        np.testing.assert_array_equal(np.rint(predict(net, x)), labels, err_msg=f"N = {n}")
+        np.testing.assert_array_equal(predict_chern(net, x)[0], labels, err_msg=f"N = {n}")
 
 
 def test_predict_help_states_the_packaged_accuracy(capsys):
