@@ -11,7 +11,9 @@ with channels ``(mu, t_minus, delta)`` (units of ``t₊ = 1``; axis 1 is x, axis
   global pool it accepts any ``N``, but it was trained (and is meaningful) at ``N = 4``.
 * :class:`RGNet` — ``2N × 2N × 3 → N × N × 3`` (App. B): periodic padding before every 3×3
   convolution; the first convolution has stride 2; residual pairs; a final 1×1 convolution to 3
-  linear channels. Convolutional, so the same weights map 32→16→8→4.
+  linear channels. Convolutional, so the same weights map 32→16→8→4. With ``skip="averages"`` (not in
+  the paper) each step is the 2×2 block average plus a correction of zero lattice mean, so the lattice
+  averages pass through every step exactly.
 * :func:`decimation` — 2×2 average pooling, the baseline RG map and the RG network's initialization
   target.
 * :class:`CompoundNet` — ``base ∘ RG^k``: ``k = log2(N/4)`` applications of one RG network, then the
