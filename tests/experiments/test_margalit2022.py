@@ -86,6 +86,11 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert set(s["ablation"]) == {"paper", "invariant_regression"}
     assert s["ablation"]["paper"]["net"]["kind"] == "paper" and s["ablation"]["paper"]["stage"]["augment"] is False
     assert "## Base-network ablation" in report and "| 16×16 |" in report
+    # RG ablation: the skip row starts as decimation (no pre-training job) and is scored like the rg stage
+    row = s["rg_ablation"]["averages_skip"]
+    assert row["net"]["skip"] == "averages" and row["init_samples"] == 0 and set(row["selected"]) >= {"acc8", "acc16"}
+    assert not (out / "jobs" / "rg_ablation-averages_skip-init").exists()
+    assert "## RG-stage ablation" in report and "| averages_skip | width 8, skip = averages | decimation (skip) |" in report
     env = json.loads((out / "environment.json").read_text())
     assert env["seed"] == 7 and "git_hash" in env
 
@@ -121,6 +126,10 @@ def test_config_errors():
     for bad in (["train4"], [], ["train8", "train8_extra"]):  # train8_extra is not in the quick profile
         with pytest.raises(ConfigError, match="rg_train"):
             load_config("quick", {"rg_train": bad})
+    with pytest.raises(ConfigError, match="rg_ablation.x: an RG network without skip needs rg_init.epochs"):
+        load_config("quick", {"rg_ablation.x.rg_init": {"epochs": 0}})
+    with pytest.raises(ConfigError, match="rg_ablation.x.skip"):
+        load_config("quick", {"rg_ablation.x.rg_net": {"skip": "mean"}})
     for bad in (["train8"], [], ["train16", "train16_extra"]):
         with pytest.raises(ConfigError, match="tied_train"):
             load_config("quick", {"tied_train": bad})

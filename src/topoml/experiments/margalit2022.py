@@ -17,7 +17,8 @@ stages stored as jobs of the run directory) → report. Stages:
    Baseline (not in the paper, ``averages``, after ``base``): a network on the three lattice averages
    only and the clean closed formula at the averages — what can be had without reading the disorder.
 7. ``ablation-<row>``: base-network ablation rows (after the shipped-style model is written, so an
-   interrupted run has its main table first).
+   interrupted run has its main table first); ``rg_ablation-<row>``: RG-stage rows behind the same
+   base (own decimation pre-training ``rg_ablation-<row>-init`` when the row's RG has no ``skip``).
 8. figures: phase diagrams of the reference disorder patterns (Fig. 2), accuracy per epoch (Fig. 3),
    RG flow of clean lattices (Fig. 7), a single impurity through the RG map (Fig. 8), runtime of
    Bott vs the network (Fig. 1b).
@@ -141,6 +142,31 @@ class AblationRow(StrictModel):
     train: list[str] = ["train4"]
 
 
+class RGAblationRow(StrictModel):
+    """One row of the RG-stage ablation: overrides of ``rg_net``, ``rg_init`` and ``rg`` (behind the
+    profile's base network, on ``rg_train``)."""
+
+    rg_net: dict = {}
+    rg_init: dict = {}
+    rg: dict = {}
+
+    def resolve(self, cfg: "Margalit2022Config", name: str) -> tuple[NetSpec, StageSpec, StageSpec]:
+        try:
+            net = NetSpec.model_validate({**cfg.rg_net.model_dump(), **self.rg_net})
+            init = StageSpec.model_validate({**cfg.rg_init.model_dump(), **self.rg_init})
+            st = StageSpec.model_validate({**cfg.rg.model_dump(), **self.rg})
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ConfigError(f"rg_ablation.{name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        if net.skip == "none" and init.epochs < 1:
+            raise ConfigError(f"rg_ablation.{name}: an RG network without skip needs rg_init.epochs >= 1")
+        if st.epochs < 1 or not st.lr > 0:
+            raise ConfigError(f"rg_ablation.{name}: need rg.epochs >= 1 and rg.lr > 0")
+        if st.loss == "expected" and not cfg.base_net.class_head:
+            raise ConfigError(f"rg_ablation.{name}: loss 'expected' needs a class-head base network")
+        return net, init, st
+
+
 class Margalit2022Config(StrictModel):
     """Configuration of the margalit2022 reproduction (profiles in ``configs/margalit2022.toml``)."""
 
@@ -163,6 +189,7 @@ class Margalit2022Config(StrictModel):
     runtime_sizes: list[int] = [4, 8, 16, 32, 64, 128]
     runtime_bott_max: int = 32
     ablation: dict[str, AblationRow] = {}
+    rg_ablation: dict[str, RGAblationRow] = {}
     base_train: list[str] = ["train4"]  # 4×4 training sets of the base stage (e.g. + "train4_extra")
     rg_train: list[str] = ["train8"]  # 8×8 training sets of the rg and rg_scratch stages (e.g. + "train8_extra")
     tied_train: list[str] = ["train16"]  # 16×16 training sets of the tied stage (e.g. + "train16_extra")
@@ -196,6 +223,8 @@ class Margalit2022Config(StrictModel):
                 raise ConfigError(f"ablation.{name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
             if st.loss == "expected" and not spec.class_head:
                 raise ConfigError(f"ablation.{name}: loss 'expected' needs a class-head base network")
+        for name, rg_row in self.rg_ablation.items():
+            rg_row.resolve(self, name)
         for k, d in self.data.items():
             size = int(k.removeprefix("train").removeprefix("test").split("_")[0])
             if d.lattice_size != size:
@@ -435,6 +464,39 @@ def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
                     "train": row.train}
             rd.save_job(job, done)
         _log(f"{job}: 4x4 accuracy {done['acc4']:.4f}", progress)
+        out[name] = done
+    return out
+
+
+def _stage_rg_ablation(cfg, rd: RunDir, base, data: _Data, progress: bool) -> dict:
+    """Each row of ``cfg.rg_ablation``: an RG network with the row's ``rg_net`` (pre-trained onto
+    decimation with the row's ``rg_init`` when it has no ``skip``) trained with the row's ``rg`` stage behind
+    the frozen ``base`` on ``cfg.rg_train``, from the same seeds, selected like the ``rg`` stage."""
+    import torch
+
+    from topoml.nets.rg import CompoundNet, RGNet
+    from topoml.nets.registry import count_parameters
+
+    out = {}
+    for name, row in cfg.rg_ablation.items():
+        job = f"rg_ablation-{name}"
+        done = rd.job_result(job)
+        if done is None:
+            net, init, st = row.resolve(cfg, name)
+            torch.manual_seed(derive_seed(cfg.seed, "rg_init"))
+            rg = RGNet(**_net_kwargs(net, "rg"))
+            pre = 0
+            if net.skip == "none":
+                pre = fit_rg_init(rg, init, derive_seed(cfg.seed, "rg_init"), rd.job_dir(f"{job}-init"),
+                                  cfg.init_range, progress)["samples"]
+            res = fit_rg(CompoundNet(base, rg), st, derive_seed(cfg.seed, "rg"), rd.job_dir(job), data, progress,
+                         job=job, train=tuple(cfg.rg_train), select="acc16", loss=_loss(cfg.base_net.class_head, st))
+            res.pop("history")
+            done = {**res, "net": net.model_dump(), "stage": st.model_dump(), "init_samples": pre,
+                    "samples_seen": st.epochs * (st.samples_per_epoch or res["train_samples"]),
+                    "parameters": count_parameters(rg)}
+            rd.save_job(job, done)
+        _log(f"{job}: {done['selected']}", progress)
         out[name] = done
     return out
 
@@ -847,6 +909,8 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     # main table first; each row is its own resumable job
     if cfg.ablation:
         results["ablation"] = _stage_ablation(cfg, rd, data, progress)
+    if cfg.rg_ablation:
+        results["rg_ablation"] = _stage_rg_ablation(cfg, rd, base, data, progress)
 
     _log("figures", progress)
     figs = {"phase_diagrams": _fig_phase_diagrams(cfg, rd, base), "accuracy_per_epoch": _fig_epochs(rd, results),
@@ -951,6 +1015,23 @@ def format_ablation_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def format_rg_ablation_table(summary: dict) -> str:
+    """RG-stage ablation rows (markdown), beside the run's own ``rg`` stage."""
+    rows = {"rg (the run's stage)": {**summary["rg"], "net": None}, **summary.get("rg_ablation", {})}
+    lines = ["| row | RG network | start | optimizer, lr | samples seen | 8×8 | 16×16 | 32×32 |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        net, st = r["net"], r.get("stage")
+        if net is None:
+            lines.append(f"| {name} | | | | | {_pct(r['selected'].get('acc8'))} | {_pct(r['selected'].get('acc16'))} | "
+                         f"{_pct(r['selected'].get('acc32'))} |")
+            continue
+        start = "decimation (skip)" if net["skip"] != "none" else f"pre-trained onto decimation ({r['init_samples']:,})"
+        lines.append(f"| {name} | width {net['width']}, skip = {net['skip']} | {start} | {st['optimizer']}, {st['lr']:g} | "
+                     f"{r['samples_seen']:,} | {_pct(r['selected'].get('acc8'))} | {_pct(r['selected'].get('acc16'))} | "
+                     f"{_pct(r['selected'].get('acc32'))} |")
+    return "\n".join(lines)
+
+
 def report(cfg: Margalit2022Config, r: dict) -> str:
     """The markdown report of a finished run."""
     b, ri, rg, sc = r["base"], r["rg_init"], r["rg"], r["rg_scratch"]
@@ -1012,6 +1093,9 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
     if r.get("ablation"):
         lines += ["## Base-network ablation (same seed, test sets and model selection)", "",
                   format_ablation_table(r), ""]
+    if r.get("rg_ablation"):
+        lines += ["## RG-stage ablation (same base, seeds, training sets and selection as the rg stage)", "",
+                  format_rg_ablation_table(r), ""]
     lines += [
         "## Stages",
         "",
