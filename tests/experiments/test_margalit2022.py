@@ -130,6 +130,10 @@ def test_config_errors():
         load_config("quick", {"rg_ablation.x.rg_init": {"epochs": 0}})
     with pytest.raises(ConfigError, match="rg_ablation.x.skip"):
         load_config("quick", {"rg_ablation.x.rg_net": {"skip": "mean"}})
+    with pytest.raises(ConfigError, match="rg_ablation.x.kind must be 'paper'"):
+        load_config("quick", {"rg_ablation.x.rg_net": {"kind": "invariant"}})
+    with pytest.raises(ConfigError, match="base_net.skip"):
+        load_config("quick", {"base_net.skip": "averages"})
     for bad in (["train8"], [], ["train16", "train16_extra"]):
         with pytest.raises(ConfigError, match="tied_train"):
             load_config("quick", {"tied_train": bad})

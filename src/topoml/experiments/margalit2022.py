@@ -158,6 +158,8 @@ class RGAblationRow(StrictModel):
         except ValidationError as e:
             err = e.errors()[0]
             raise ConfigError(f"rg_ablation.{name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        if net.kind != "paper":
+            raise ConfigError(f"rg_ablation.{name}.kind must be 'paper' (the invariant kind is a base network)")
         if net.skip == "none" and init.epochs < 1:
             raise ConfigError(f"rg_ablation.{name}: an RG network without skip needs rg_init.epochs >= 1")
         if st.epochs < 1 or not st.lr > 0:
@@ -204,6 +206,8 @@ class Margalit2022Config(StrictModel):
             raise ConfigError(f"unknown dataset(s) in 'data': {', '.join(unknown)}; known: {', '.join(known)}")
         if self.rg_net.kind != "paper":
             raise ConfigError("rg_net.kind must be 'paper' (the invariant kind is a base network)")
+        if self.base_net.skip != "none":
+            raise ConfigError("base_net.skip: skip is an option of the RG network (rg_net.skip)")
         bad = [t for t in self.base_train if not t.startswith("train4") or t not in self.data]
         if bad or not self.base_train:
             raise ConfigError(f"base_train: need 4x4 training sets of 'data', got {self.base_train}")
@@ -368,6 +372,12 @@ def _epoch_printer(stage: str, progress: bool):
     return show
 
 
+def _training_set(data, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The sets ``names`` of ``data`` as one training set (concatenated in that order)."""
+    xs, ys = zip(*(data[t] for t in names))
+    return (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs), np.concatenate(ys))
+
+
 def fit_4x4(net, st: StageSpec, seed: int, folder: Path, data, stage: str, progress: bool, *,
             loss=None, train: tuple[str, ...] = ("train4",)) -> dict:
     """The 4×4 training stage (base network, ablation rows, averages baseline; also ``topoml train base``).
@@ -384,8 +394,7 @@ def fit_4x4(net, st: StageSpec, seed: int, folder: Path, data, stage: str, progr
 
     trainer = Trainer(net, _train_config(st, seed), folder, loss=loss or chern_loss, evaluate=evaluate,
                       select="acc4" if "test4" in data else None)
-    xs, ys = zip(*(data[t] for t in train))
-    x, y = (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs), np.concatenate(ys))
+    x, y = _training_set(data, train)
     source = tensor_batches(x, y, st.batch_size, seed, samples_per_epoch=st.samples_per_epoch or None)
     if st.augment:
         source = symmetry_augmented(source, seed)
@@ -644,8 +653,7 @@ def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *
     initial = evaluate(comp)
     trainer = Trainer(comp, _train_config(st, seed), folder, evaluate=evaluate, select=select,
                       loss=loss or chern_loss)
-    xs, ys = zip(*(data[t] for t in ((train,) if isinstance(train, str) else train)))
-    x, y = (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs), np.concatenate(ys))
+    x, y = _training_set(data, (train,) if isinstance(train, str) else train)
     torch.manual_seed(seed)
     trainer.fit(tensor_batches(x, y, st.batch_size, seed, samples_per_epoch=st.samples_per_epoch or None),
                 on_epoch=_epoch_printer(job, progress), progress=progress)
@@ -1017,18 +1025,16 @@ def format_ablation_table(summary: dict) -> str:
 
 def format_rg_ablation_table(summary: dict) -> str:
     """RG-stage ablation rows (markdown), beside the run's own ``rg`` stage."""
-    rows = {"rg (the run's stage)": {**summary["rg"], "net": None}, **summary.get("rg_ablation", {})}
-    lines = ["| row | RG network | start | optimizer, lr | samples seen | 8×8 | 16×16 | 32×32 |", "|---|---|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        net, st = r["net"], r.get("stage")
-        if net is None:
-            lines.append(f"| {name} | | | | | {_pct(r['selected'].get('acc8'))} | {_pct(r['selected'].get('acc16'))} | "
-                         f"{_pct(r['selected'].get('acc32'))} |")
-            continue
+    def accs(r):
+        return " | ".join(_pct(r["selected"].get(f"acc{n}")) for n in (8, 16, 32))
+
+    lines = ["| row | RG network | start | optimizer, lr | samples seen | 8×8 | 16×16 | 32×32 |", "|---|---|---|---|---|---|---|---|",
+             f"| rg (the run's stage) | | | | | {accs(summary['rg'])} |"]
+    for name, r in summary.get("rg_ablation", {}).items():
+        net, st = r["net"], r["stage"]
         start = "decimation (skip)" if net["skip"] != "none" else f"pre-trained onto decimation ({r['init_samples']:,})"
         lines.append(f"| {name} | width {net['width']}, skip = {net['skip']} | {start} | {st['optimizer']}, {st['lr']:g} | "
-                     f"{r['samples_seen']:,} | {_pct(r['selected'].get('acc8'))} | {_pct(r['selected'].get('acc16'))} | "
-                     f"{_pct(r['selected'].get('acc32'))} |")
+                     f"{r['samples_seen']:,} | {accs(r)} |")
     return "\n".join(lines)
 
 
