@@ -3,10 +3,13 @@
     python benchmarks/bench_base_train.py [--threads 2] [--batch 256] [--steps 30]
 
 Compares, in one run and interleaved (so that machine load hits every network alike), the default
-base network of `topoml reproduce margalit2022` (InvariantBaseNet, width 64, 6 blocks, class head,
-with the symmetry augmentation of the batch included) against the paper's architecture at width 256
-(BaseNet, 4.7 M parameters, regression) and at width 64 (narrow2022). Reports samples/s per network
-and the ratio to the paper's network. The figure that transfers between machines is the ratio.
+base network of `topoml reproduce margalit2022` (InvariantBaseNet, width 96, 6 blocks, class head, with
+the symmetry augmentation of the batch included, forward pass under bfloat16 autocast: `precision =
+"bfloat16"`) against the same network in float32, the sessions 5-7 default (width 64, float32; also with
+the index-gather periodic padding those sessions used), and the paper's architecture at width 256
+(BaseNet, 4.7 M parameters, regression; float32 and bfloat16) and at width 64 (narrow2022). Reports
+samples/s per network and the ratio to the paper's network in float32. The figure that transfers between
+machines is the ratio (bfloat16 gains need AMX or AVX-512-BF16).
 """
 
 import argparse
@@ -15,12 +18,13 @@ import time
 
 import torch
 
+from topoml.nets import rg
 from topoml.nets.registry import count_parameters
 from topoml.nets.rg import BaseNet, InvariantBaseNet
 from topoml.train.trainer import chern_class_loss, chern_loss, symmetry_augmented
 
 
-def _step_fn(net, loss, augment):
+def _step_fn(net, loss, augment, bf16=False, gather_padding=False):
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
 
     def source(_epoch):
@@ -31,10 +35,16 @@ def _step_fn(net, loss, augment):
     aug = symmetry_augmented(source, seed=0) if augment else source
 
     def step():
+        if gather_padding:  # the periodic padding of sessions 5-7 (index gather at every size)
+            rg._PAD_MATMUL_MAX_SITES, keep = 0, rg._PAD_MATMUL_MAX_SITES
         for xb, yb in aug(0):
             opt.zero_grad(set_to_none=True)
-            loss(net(xb), yb).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = net(xb)
+            loss(out.float(), yb).backward()
             opt.step()
+        if gather_padding:
+            rg._PAD_MATMUL_MAX_SITES = keep
 
     return step
 
@@ -42,11 +52,19 @@ def _step_fn(net, loss, augment):
 def main() -> None:
     torch.manual_seed(0)
     nets = {
-        "invariant w64 x 6 blocks, classes, augmented (default)": (InvariantBaseNet(), chern_class_loss, True),
+        "invariant w96 x 6 blocks, classes, augmented, bfloat16 (default since session 8)":
+            (InvariantBaseNet(width=96), chern_class_loss, True, True),
+        "invariant w96 x 6 blocks, classes, augmented, float32": (InvariantBaseNet(width=96), chern_class_loss, True),
+        "invariant w64 x 6 blocks, classes, augmented, float32":
+            (InvariantBaseNet(), chern_class_loss, True),
+        "invariant w64 x 6 blocks, classes, augmented, float32, index-gather padding (sessions 5-7)":
+            (InvariantBaseNet(), chern_class_loss, True, False, True),
         "paper ResNet w256 depth 9, regression (the paper's)": (BaseNet(width=256), chern_loss, False),
+        "paper ResNet w256 depth 9, regression, bfloat16": (BaseNet(width=256), chern_loss, False, True),
         "paper ResNet w64 depth 9, regression (narrow2022)": (BaseNet(width=64), chern_loss, False),
     }
     steps = {k: _step_fn(*v) for k, v in nets.items()}
+    nets = {k: v[0] for k, v in nets.items()}
     for s in steps.values():  # warm-up
         s()
     seconds = dict.fromkeys(steps, 0.0)
@@ -59,7 +77,7 @@ def main() -> None:
     print(f"threads {args.threads}, batch {args.batch}, {args.steps} steps each, load {os.getloadavg()[0]:.1f}")
     print("| network | parameters | samples/s | vs the paper's |")
     print("|---|---|---|---|")
-    for k, (net, _, _) in nets.items():
+    for k, net in nets.items():
         rate = args.steps * args.batch / seconds[k]
         print(f"| {k} | {count_parameters(net):,} | {rate:,.0f} | {rate / ref:.2f}x |")
 

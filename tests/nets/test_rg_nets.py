@@ -105,6 +105,28 @@ def test_periodic_padding_is_the_wrap_around():
     assert torch.allclose(y_shift, torch.roll(y, shifts=(1, -1), dims=(1, 2)), atol=1e-5)
 
 
+@pytest.mark.parametrize("n", [4, 6, 16, 18, 32])
+def test_periodic_padding_routes_equal_circular_mode_with_gradients(n):
+    # up to 16x16 (256 sites) the padding is a 0/1 matrix product, above an index gather: both must give
+    # torch's circular padding mode exactly, forward and backward
+    from topoml.nets.rg import _PAD_MATMUL_MAX_SITES, _Conv
+
+    assert (n * n <= _PAD_MATMUL_MAX_SITES) == (n <= 16)
+    torch.manual_seed(n)
+    ours = _Conv(5, 4, "periodic")
+    ref = torch.nn.Conv2d(5, 4, 3, padding=1, padding_mode="circular")
+    ref.load_state_dict(ours.conv.state_dict())
+    xa = torch.randn(3, 5, n, n, requires_grad=True)
+    xb = xa.detach().clone().requires_grad_(True)
+    ya, yb = ours(xa), ref(xb)
+    assert torch.equal(ya, yb)
+    g = torch.randn_like(ya)
+    (ya * g).sum().backward()
+    (yb * g).sum().backward()
+    assert torch.allclose(xa.grad, xb.grad, atol=1e-5)
+    assert torch.allclose(ours.conv.weight.grad, ref.weight.grad, rtol=1e-4, atol=1e-4)
+
+
 def test_zero_padding_base_is_not_translation_invariant_but_periodic_is():
     torch.manual_seed(2)
     x = _lattices(4, 4, seed=5)
@@ -269,7 +291,8 @@ def test_compound_trains_only_the_rg_network(tmp_path):
 
 def test_train_config_validation():
     for bad in ({"epochs": 0}, {"epochs": 1, "lr": -1}, {"epochs": 1, "optimizer": "lbfgs"},
-                {"epochs": 1, "momentum": 1.0}, {"epochs": 1, "schedule": "step"}):
+                {"epochs": 1, "momentum": 1.0}, {"epochs": 1, "schedule": "step"},
+                {"epochs": 1, "precision": "float16"}):
         with pytest.raises(ConfigError):
             TrainConfig(**bad)
 

@@ -124,7 +124,7 @@ def test_folder_from_before_l2_and_fused_resumes(tmp_path):
     torch.manual_seed(0)
     fit_arrays(get_net("zhang2018.cnn", L=8), x, y, cfg, folder=tmp_path)
     hist = json.loads((tmp_path / "history.json").read_text())
-    for k in ("l2", "fused"):
+    for k in ("l2", "fused", "precision"):
         del hist["train_config"][k]
     (tmp_path / "history.json").write_text(json.dumps(hist))
     torch.manual_seed(0)
@@ -132,6 +132,34 @@ def test_folder_from_before_l2_and_fused_resumes(tmp_path):
     tr = Trainer(net, TrainConfig(**{**cfg.__dict__, "epochs": 2}), tmp_path, loss=mse_loss)
     tr.fit(tensor_batches(x, y, 32))
     assert [r["epoch"] for r in tr.history] == [0, 1]
+
+
+def test_bfloat16_training_keeps_float32_weights_learns_and_is_a_hyperparameter(tmp_path):
+    # precision="bfloat16": forward under autocast, float32 parameters, optimizer state and loss
+    from topoml.errors import CheckpointError
+    from topoml.nets.rg import InvariantBaseNet
+    from topoml.train.trainer import chern_class_loss
+
+    g = np.random.default_rng(3)
+    x = g.normal(size=(256, 4, 4, 3)).astype(np.float32)
+    y = np.sign(x[..., 0].mean(axis=(1, 2))).astype(np.int64)  # a function of the lattice: sign of mean mu
+    losses = {}
+    for prec in ("float32", "bfloat16"):
+        torch.manual_seed(0)
+        net = InvariantBaseNet(width=8, blocks=1, hidden=8)
+        tr = Trainer(net, TrainConfig(epochs=6, batch_size=32, optimizer="adam", lr=3e-3, precision=prec),
+                     tmp_path / prec, loss=chern_class_loss)
+        tr.fit(tensor_batches(x, y, 32, seed=1))
+        assert all(p.dtype == torch.float32 for p in net.parameters())
+        losses[prec] = [r["train_loss"] for r in tr.history]
+        assert losses[prec][-1] < 0.7 * losses[prec][0]
+        assert np.isfinite(losses[prec]).all()
+    assert losses["float32"] != losses["bfloat16"]  # the forward pass really ran in bfloat16
+    assert losses["bfloat16"][-1] == pytest.approx(losses["float32"][-1], rel=0.3)
+    with pytest.raises(CheckpointError, match="other hyper-parameters"):
+        Trainer(InvariantBaseNet(width=8, blocks=1, hidden=8), TrainConfig(
+            epochs=6, batch_size=32, optimizer="adam", lr=3e-3), tmp_path / "bfloat16").fit(
+            tensor_batches(x, y, 32, seed=1))
 
 
 def test_mse_loss_refuses_mismatched_targets():

@@ -30,6 +30,7 @@ uniform in the averages (``docs/conventions-margalit2022.md``).
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 from typing import Literal
@@ -57,8 +58,9 @@ PAPER = {
 
 DATASETS = ("train4", "test4", "train8", "test8", "test16", "test32", "train16")
 #: Optional datasets: boundary-biased test sets (the authors' code validates on the training
-#: distribution) and extra 4×4 training data (e.g. focused on small pairing).
-OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra", "train8_extra", "train16_extra")
+#: distribution) and extra training data (more fresh lattices, or focused on small pairing).
+OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra", "train4b", "train4c",
+                     "train8_extra", "train16_extra")
 
 
 class DataSpec(StrictModel):
@@ -132,6 +134,8 @@ class StageSpec(StrictModel):
     # "auto": cross-entropy for a class head, the paper's |d| + d² for a regression head; "expected":
     # |d| + d² on a class head's expected Chern number (bounded gradients; chern_expected_loss)
     loss: Literal["auto", "expected"] = "auto"
+    # "bfloat16": forward passes of training under torch.autocast (TrainConfig.precision)
+    precision: Literal["float32", "bfloat16"] = "float32"
 
 
 class AblationRow(StrictModel):
@@ -230,7 +234,7 @@ class Margalit2022Config(StrictModel):
         for name, rg_row in self.rg_ablation.items():
             rg_row.resolve(self, name)
         for k, d in self.data.items():
-            size = int(k.removeprefix("train").removeprefix("test").split("_")[0])
+            size = int(re.match(r"(?:train|test)(\d+)", k).group(1))
             if d.lattice_size != size:
                 raise ConfigError(f"data.{k}.lattice_size must be {size}, got {d.lattice_size}")
             if d.n_samples < 0 or d.shard_size < 1 or d.seed < 0:
@@ -345,7 +349,8 @@ def _train_config(st: StageSpec, seed: int):
     from topoml.train.trainer import TrainConfig
 
     return TrainConfig(epochs=st.epochs, batch_size=st.batch_size, optimizer=st.optimizer, lr=st.lr,
-                       momentum=st.momentum, schedule=st.schedule, seed=seed, weight_decay=st.weight_decay)
+                       momentum=st.momentum, schedule=st.schedule, seed=seed, weight_decay=st.weight_decay,
+                       precision=st.precision)
 
 
 def _predict(net, x: np.ndarray, confidence: bool = False):

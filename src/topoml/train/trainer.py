@@ -219,6 +219,10 @@ class TrainConfig:
     fused : bool, default False
         The fused CPU kernel of Adam/AdamW (faster; rounds differently from the unfused one, so a run
         keeps the kernel it started with). zhang2018 and oriekhov2025 train with it.
+    precision : {"float32", "bfloat16"}, default "float32"
+        ``"bfloat16"``: the forward pass runs under ``torch.autocast`` in bfloat16 (matrix products and
+        convolutions; AMX/AVX-512-BF16 CPUs run them several times faster), with float32 weights,
+        optimizer state and loss. Evaluation and prediction stay in float32.
     """
 
     epochs: int
@@ -231,6 +235,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     l2: float = 0.0
     fused: bool = False
+    precision: Literal["float32", "bfloat16"] = "float32"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -251,6 +256,8 @@ class TrainConfig:
             raise ConfigError(f"l2 must be >= 0, got {self.l2}")
         if self.fused and self.optimizer == "sgd":
             raise ConfigError("fused applies to the adam and adamw optimizers only")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ConfigError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
 
 
 #: Hyper-parameters a checkpoint folder written before they existed is taken to have had.
@@ -601,7 +608,12 @@ class Trainer:
                 for g in self.opt.param_groups:
                     g["lr"] = self._lr(step, total)
                 self.opt.zero_grad(set_to_none=True)
-                loss = self.loss(run_net(self.net, xb), yb)
+                if self.config.precision == "bfloat16":
+                    with torch.autocast(self.params[0].device.type, dtype=torch.bfloat16):
+                        out = run_net(self.net, xb).float()
+                else:
+                    out = run_net(self.net, xb)
+                loss = self.loss(out, yb)
                 if not torch.isfinite(loss):
                     raise CheckpointError(f"training diverged at epoch {epoch} (loss {loss.item()}); "
                                           "lower the learning rate")

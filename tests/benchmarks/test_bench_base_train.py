@@ -1,0 +1,21 @@
+"""benchmarks/bench_base_train.py (issue 10): one interleaved round of every network runs and prints its table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from _proc import child_env
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_base_train.py"
+
+
+def test_one_round_prints_every_network_against_the_paper():
+    p = subprocess.run([sys.executable, str(SCRIPT), "--threads", "1", "--batch", "8", "--steps", "1"],
+                       env=child_env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and "samples/s" not in line]
+    assert len(rows) == 7
+    assert any("(the paper's) | 4,728,065 |" in r and r.endswith("| 1.00x |") for r in rows)
+    assert any("w96" in r and "bfloat16 (default" in r for r in rows)
