@@ -166,6 +166,7 @@ def test_bad_options_are_one_line_errors(study, first_run, tmp_path, capsys):
         (["--sizes", "8", "8"], "repeats"),
         (["--weights", str(tmp_path / "none.safetensors")], "not found"),
         (["--n", "0"], "--n"),
+        (["--kpm-min", "-1"], "--kpm-min"),
         (["--workers", "two"], "--workers"),
         (["--engine", "threads"], "--engine"),
     ]
