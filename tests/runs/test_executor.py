@@ -196,6 +196,17 @@ def test_deferred_sigint_leaves_an_ignored_sigint_alone():
         signal.signal(signal.SIGINT, original)
 
 
+def test_an_aborted_pool_has_no_thread_left_when_close_returns():
+    """close(abort=True) (Ctrl-C) waits for the pool's manager thread: a thread still closing its pipe while
+    the interpreter exits races with CPython's exit hook (an "OSError: Bad file descriptor" traceback)."""
+    ex = Executor(workers=2)
+    assert ex.map(tasks.slow_square, range(4)) == [v * v for v in range(4)]
+    manager = ex._pool._executor_manager_thread
+    assert manager is not None and manager.is_alive()
+    ex.close(abort=True)
+    assert not manager.is_alive()
+
+
 # The child behaves like a terminal's foreground process: Python's Ctrl-C handler installed, even when
 # the tests themselves run in a background job (where the shell sets SIGINT to "ignore", inherited).
 _CTRL_C_CHILD = """

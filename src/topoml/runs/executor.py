@@ -322,7 +322,13 @@ def _terminate(pool) -> None:
             if proc.is_alive():  # stuck in a long C call: the handler of SIGTERM never ran
                 proc.kill()
                 proc.join()
+    manager = getattr(pool, "_executor_manager_thread", None)  # CPython's process pool (None: not started)
     pool.shutdown(wait=False, cancel_futures=True)
+    if manager is not None:
+        # The manager thread sees the dead workers and closes its wake-up pipe. Wait for it: closing it while
+        # the interpreter exits races with CPython's exit hook, which writes to that pipe (Python < 3.12
+        # prints an "OSError: Bad file descriptor" traceback after our one-line message).
+        manager.join(timeout=30)
 
 
 class Executor:
