@@ -95,6 +95,36 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert env["seed"] == 7 and "git_hash" in env
 
 
+def test_joint_stages_fine_tune_a_copy_of_the_base_and_the_4x4_base_is_untouched(quick_run):
+    """joint (8x8) then joint_tied (16x16) train a copy of the base with the RG network; the shipped model is
+    the RG stage with the best 16x16 accuracy, and a joint model keeps the 4x4 base for 4x4 lattices."""
+    import torch
+
+    from topoml.train.checkpoint import load_model
+
+    out, _ = quick_run
+    s = json.loads((out / "summary.json").read_text())
+    assert {"joint", "joint_tied"} <= set(s)
+    stages = [k for k in ("rg", "tied", "joint", "joint_tied") if k in s]
+    best = max(stages, key=lambda k: s[k]["selected"]["acc16"])  # the earliest on ties
+    assert s["model_stage"] == best == s["final"]["model_stage"]
+    assert s["joint"]["select"] == "acc8" and s["joint_tied"]["select"] == "acc16"
+    model, meta = load_model(out / "model.safetensors")
+    assert (model.coarse_base is not None) == best.startswith("joint")
+    assert meta["stage"] == best
+    # the 4x4 base inside every compound is the base stage's network, bit for bit
+    from safetensors.torch import load_file
+
+    base = {k: v for k, v in load_file(out / "jobs" / "base" / "best.safetensors").items()}
+    for k, v in model.base.state_dict().items():
+        assert torch.equal(v, base.get(k, base.get(f"net.{k}"))), k
+    job = out / "jobs" / "joint_tied"
+    kept = job / ("start.safetensors" if s["joint_tied"]["best_epoch"] == -1 else "best.safetensors")
+    state = load_file(kept)
+    assert any(k.startswith("coarse_base.") for k in state)
+    assert "fine-tuned together with the RG network" in (out / "report.md").read_text()
+
+
 def test_rerun_resumes_without_retraining(quick_run):
     out, _ = quick_run
     before = {p: p.stat().st_mtime_ns for p in (out / "jobs").glob("*/epoch-*.safetensors")}
@@ -139,6 +169,15 @@ def test_config_errors():
             load_config("quick", {"tied_train": bad})
     with pytest.raises(ConfigError, match="rg_net.kind"):
         load_config("quick", {"rg_net.kind": "invariant"})
+    with pytest.raises(ConfigError, match="stage 'joint_tied' continues the 'joint' stage"):
+        load_config("quick", {"joint.epochs": 0})
+    with pytest.raises(ConfigError, match="stage 'joint': need epochs >= 0"):
+        load_config("quick", {"joint.epochs": -1})
+    with pytest.raises(ConfigError, match="stage 'joint_tied': need epochs >= 0"):
+        load_config("quick", {"joint_tied.lr": 0.0})
+    assert load_config("quick", {"joint.epochs": 0, "joint_tied.epochs": 0}).joint.epochs == 0
+    with pytest.raises(ConfigError, match="stage 'joint': loss 'expected' needs a class-head"):
+        load_config("narrow2022", {"joint.epochs": 1, "joint.loss": "expected"})
     with pytest.raises(ConfigError, match="loss 'expected' needs a class-head"):
         load_config("narrow2022", {"rg.loss": "expected"})
     with pytest.raises(ConfigError, match="ablation.x: loss 'expected'"):

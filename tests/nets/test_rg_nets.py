@@ -289,6 +289,40 @@ def test_compound_trains_only_the_rg_network(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(rg_before, comp.rg.parameters()))
 
 
+def test_a_coarse_base_answers_coarse_lattices_and_trains_with_the_rg_network(tmp_path):
+    """CompoundNet(coarse_base=...): the base answers 4x4 lattices, the coarse base the coarse-grained ones;
+    training the compound changes the RG network and the coarse base, never the base; saved and reloaded
+    through chern_net(coarse_base=True) bit-identically."""
+    import copy
+
+    torch.manual_seed(0)
+    base = BaseNet(4, 3)
+    comp = CompoundNet(base, RGNet(4, depth=3), coarse_base=copy.deepcopy(base))
+    assert all(not p.requires_grad for p in comp.base.parameters())
+    assert all(p.requires_grad for p in comp.coarse_base.parameters())  # the copy of a frozen base is trainable
+    base_before = {k: v.clone() for k, v in comp.base.state_dict().items()}
+    x4, x8 = _lattices(8, 4), _lattices(64, 8)
+    tr = Trainer(comp, TrainConfig(epochs=1, batch_size=16, lr=0.05), tmp_path)
+    coarse_before = [p.clone() for p in comp.coarse_base.parameters()]
+    tr.fit(tensor_batches(x8, torch.ones(64), 16))
+    for k, v in comp.base.state_dict().items():
+        assert torch.equal(v, base_before[k])
+    assert any(not torch.equal(a, b) for a, b in zip(coarse_before, comp.coarse_base.parameters()))
+    comp.eval()
+    with torch.no_grad():
+        assert torch.equal(comp(x4), comp.base(x4))
+        assert torch.equal(comp(x8), comp.coarse_base(comp.coarse_grain(x8)))
+        assert not torch.equal(comp(x8), comp.base(comp.coarse_grain(x8)))
+    spec = {"base": {"width": 4, "depth": 3}, "rg": {"width": 4, "depth": 3}, "coarse_base": True}
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(model_bytes(comp, "margalit2022.chern", spec, {}))
+    again, _ = load_model(path)
+    assert again.coarse_base is not None
+    with torch.no_grad():
+        assert torch.equal(again(x8), comp(x8)) and torch.equal(again(x4), comp(x4))
+    assert chern_net(**{**spec, "coarse_base": False}).coarse_base is None
+
+
 def test_train_config_validation():
     for bad in ({"epochs": 0}, {"epochs": 1, "lr": -1}, {"epochs": 1, "optimizer": "lbfgs"},
                 {"epochs": 1, "momentum": 1.0}, {"epochs": 1, "schedule": "step"},

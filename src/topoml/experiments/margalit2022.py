@@ -16,6 +16,10 @@ stages stored as jobs of the run directory) → report. Stages:
 6. ``tied``: the paper's proposed next step — ``base ∘ RG ∘ RG`` (two tied copies) trained on 16×16.
    Baseline (not in the paper, ``averages``, after ``base``): a network on the three lattice averages
    only and the clean closed formula at the averages — what can be had without reading the disorder.
+   ``joint`` / ``joint_tied`` (not in the paper, issue 10; ``joint.epochs = 0`` skips them): a copy of the
+   base fine-tuned together with the RG network on 8×8 (selected at 8×8), then on 16×16 (selected at
+   16×16); the shipped compound keeps the 4×4 base for 4×4 lattices (``CompoundNet.coarse_base``). The
+   shipped RG stage is the one with the best 16×16 accuracy.
 7. ``ablation-<row>``: base-network ablation rows (after the shipped-style model is written, so an
    interrupted run has its main table first); ``rg_ablation-<row>``: RG-stage rows behind the same
    base (own decimation pre-training ``rg_ablation-<row>-init`` when the row's RG has no ``skip``).
@@ -188,6 +192,10 @@ class Margalit2022Config(StrictModel):
     rg: StageSpec = StageSpec()
     rg_scratch: StageSpec = StageSpec()
     tied: StageSpec = StageSpec()
+    # issue 10 (session 9): a copy of the base fine-tuned together with the RG network, on rg_train (joint)
+    # and then tied_train (joint_tied); the 4x4 base answers 4x4 lattices unchanged. 0 epochs skips it.
+    joint: StageSpec = StageSpec(epochs=0)
+    joint_tied: StageSpec = StageSpec(epochs=0)
     averages: StageSpec = StageSpec(epochs=0)  # baseline on the lattice averages only; 0 epochs skips it
     init_range: float = 5.0
     phase_diagram_stride: int = 1
@@ -250,7 +258,13 @@ class Margalit2022Config(StrictModel):
             st = getattr(self, name)
             if st.epochs < min_epochs or st.batch_size < 1 or not st.lr > 0:
                 raise ConfigError(f"stage '{name}': need epochs >= {min_epochs}, batch_size >= 1, lr > 0")
-        for name in ("base", "rg", "rg_scratch", "tied"):
+        for name in ("joint", "joint_tied"):
+            st = getattr(self, name)
+            if st.epochs < 0 or (st.epochs and (st.batch_size < 1 or not st.lr > 0)):
+                raise ConfigError(f"stage '{name}': need epochs >= 0 (0 skips it), batch_size >= 1, lr > 0")
+        if self.joint_tied.epochs and not self.joint.epochs:
+            raise ConfigError("stage 'joint_tied' continues the 'joint' stage: give joint.epochs >= 1 too")
+        for name in ("base", "rg", "rg_scratch", "tied", "joint", "joint_tied"):
             if getattr(self, name).loss == "expected" and not self.base_net.class_head:
                 raise ConfigError(f"stage '{name}': loss 'expected' needs a class-head base network "
                                   "(base_net.kind = 'invariant', head = 'classes')")
@@ -619,11 +633,11 @@ def fit_rg_init(rg, st: StageSpec, seed: int, folder: Path, init_range: float, p
 
 
 def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, job: str, st: StageSpec,
-              train: str | tuple[str, ...], select: str, eval_sizes=(8, 16)):
+              train: str | tuple[str, ...], select: str, eval_sizes=(8, 16), coarse_base=None):
     from topoml.nets.rg import CompoundNet
     from topoml.train.checkpoint import load_state_bytes
 
-    comp = CompoundNet(base, rg_start)
+    comp = CompoundNet(base, rg_start, coarse_base=coarse_base)
     folder = rd.job_dir(job)
     done = rd.job_result(job)
     if done is not None:
@@ -638,8 +652,8 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
 
 def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *, job: str,
            train: str | tuple[str, ...], select: str | None, eval_sizes=(8, 16), loss=None) -> dict:
-    """An RG training stage (``rg``, ``rg_scratch``, ``tied``; also ``topoml train rg``): the compound
-    ``comp = base ∘ RG^k`` (base frozen) trained with ``loss`` (default |d| + d²) on the set ``data[train]``
+    """An RG training stage (``rg``, ``rg_scratch``, ``tied``, ``joint``, ``joint_tied``; also ``topoml train
+    rg``): the compound ``comp = base ∘ RG^k`` (base frozen; its ``coarse_base`` trained too, if it has one) trained with ``loss`` (default |d| + d²) on the set ``data[train]``
     (or the concatenation of several; an epoch is one pass, or ``st.samples_per_epoch`` samples of the
     stream of passes),
     evaluated after every epoch on ``test{n}`` for ``n`` in ``eval_sizes`` (those in ``data``, a mapping
@@ -897,23 +911,41 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     _, results["rg_scratch"] = _stage_rg(cfg, rd, base, scratch, data, progress, job="rg_scratch",
                                          st=cfg.rg_scratch, train=tuple(cfg.rg_train), select="acc8")
     _log(f"rg (random init): {results['rg_scratch']['selected']}", progress)
-    model_stage = "rg"
-    if cfg.tied.epochs > 0 and all(t in data for t in cfg.tied_train):
-        tied, results["tied"] = _stage_rg(cfg, rd, base, copy.deepcopy(comp.rg), data, progress, job="tied",
-                                          st=cfg.tied, train=tuple(cfg.tied_train), select="acc16", eval_sizes=(8, 16, 32))
+    candidates = {"rg": comp}  # stage -> compound; the shipped model: the best 16x16 accuracy (earliest on ties)
+    tied16 = cfg.tied_train if all(t in data for t in cfg.tied_train) else None
+    if cfg.tied.epochs > 0 and tied16:
+        candidates["tied"], results["tied"] = _stage_rg(
+            cfg, rd, base, copy.deepcopy(comp.rg), data, progress, job="tied", st=cfg.tied, train=tuple(tied16),
+            select="acc16", eval_sizes=(8, 16, 32))
         _log(f"tied 16x16 stage: {results['tied']['selected']}", progress)
-        if results["tied"]["selected"]["acc16"] > results["rg"]["selected"]["acc16"]:
-            comp, model_stage = tied, "tied"  # same selection rule: the better 16x16 accuracy
+    if cfg.joint.epochs > 0:
+        # a copy of the base fine-tuned with the RG network (issue 10): at 8x8 (selected at 8x8), then at
+        # 16x16 (selected at 16x16), from the better of the RG stages so far; the 4x4 base stays as it is
+        start = candidates[max(candidates, key=lambda s: results[s]["selected"]["acc16"])]
+        joint, results["joint"] = _stage_rg(
+            cfg, rd, base, copy.deepcopy(start.rg), data, progress, job="joint", st=cfg.joint,
+            train=tuple(cfg.rg_train), select="acc8", eval_sizes=(8, 16, 32), coarse_base=copy.deepcopy(base))
+        candidates["joint"] = joint
+        _log(f"joint 8x8 stage: {results['joint']['selected']}", progress)
+        if cfg.joint_tied.epochs > 0 and tied16:
+            candidates["joint_tied"], results["joint_tied"] = _stage_rg(
+                cfg, rd, base, copy.deepcopy(joint.rg), data, progress, job="joint_tied", st=cfg.joint_tied,
+                train=tuple(tied16), select="acc16", eval_sizes=(8, 16, 32),
+                coarse_base=copy.deepcopy(joint.coarse_base))
+            _log(f"joint 16x16 stage: {results['joint_tied']['selected']}", progress)
+    model_stage = max(candidates, key=lambda s: results[s]["selected"]["acc16"])
+    comp = candidates[model_stage]
     results["model_stage"] = model_stage
 
     # the shipped-style model: base + the RG network of the stage with the best 16x16 accuracy
     spec = {"base": _net_kwargs(cfg.base_net, "base"), "rg": _net_kwargs(cfg.rg_net, "rg"),
-            "base_kind": cfg.base_net.kind}
-    sel = results[results["model_stage"]]["selected"]
+            "base_kind": cfg.base_net.kind, **({"coarse_base": True} if comp.coarse_base is not None else {})}
+    sel = results[model_stage]["selected"]
+    used16 = model_stage in ("tied", "joint_tied")
     meta = {"accuracy": {"4": results["base"]["acc4"], **{k[3:]: v for k, v in sel.items()}},
-            "stage": results["model_stage"], "source": "topoml reproduce margalit2022", "profile": cfg.profile,
+            "stage": model_stage, "source": "topoml reproduce margalit2022", "profile": cfg.profile,
             "train_samples": {"4x4": sum(cfg.data[t].n_samples for t in cfg.base_train), "8x8": sum(cfg.data[t].n_samples for t in cfg.rg_train),
-                              **({"16x16": sum(cfg.data[t].n_samples for t in cfg.tied_train)} if results["model_stage"] == "tied" else {})}}
+                              **({"16x16": sum(cfg.data[t].n_samples for t in cfg.tied_train)} if used16 else {})}}
     rd.write_bytes("model.safetensors", model_bytes(comp, "margalit2022.chern", spec, meta))
     results["parameters"] = {"base": count_parameters(_base_net(cfg.base_net)), "rg": count_parameters(comp.rg)}
     results["final"] = _final_table(data, base, comp)
@@ -977,6 +1009,11 @@ def format_table(summary: dict) -> str:
         t = r["tied"]["selected"]
         rows.append(("+ tied 16×16 stage, 8×8 / 16×16 / 32×32", "(proposed, not done)",
                      f"{_pct(t.get('acc8'))} / {_pct(t.get('acc16'))} / {_pct(t.get('acc32'))}"))
+    for key, what in (("joint", "8×8"), ("joint_tied", "then 16×16")):
+        if key in r:
+            t = r[key]["selected"]
+            rows.append((f"+ base copy fine-tuned with the RG ({what}), 8×8 / 16×16 / 32×32", "(not in the paper)",
+                         f"{_pct(t.get('acc8'))} / {_pct(t.get('acc16'))} / {_pct(t.get('acc32'))}"))
     lines = ["| | paper | ours |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines)
 
@@ -1047,9 +1084,9 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
     """The markdown report of a finished run."""
     b, ri, rg, sc = r["base"], r["rg_init"], r["rg"], r["rg_scratch"]
     hours = (b["train_seconds"] + ri["train_seconds"] + rg["train_seconds"] + sc["train_seconds"]
-             + r.get("tied", {}).get("train_seconds", 0)) / 3600
+             + sum(r.get(k, {}).get("train_seconds", 0) for k in ("tied", "joint", "joint_tied"))) / 3600
     n_train = sum(cfg.data[t].n_samples for t in cfg.base_train + cfg.rg_train) + (
-        sum(cfg.data[t].n_samples for t in cfg.tied_train) if "tied" in r else 0)
+        sum(cfg.data[t].n_samples for t in cfg.tied_train) if "tied" in r or "joint_tied" in r else 0)
     f = r["figures"]
     lines = [
         "# margalit2022 — RG networks for Chern numbers of disordered p+ip lattices",
@@ -1062,7 +1099,10 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         f"1e8 + 5e7 + (init) 5e7 = 1.6e8) plus {ri['samples']:,} random lattices for the decimation pre-training; "
         f"training wall time {hours:.2f} h with {cfg.threads} torch thread(s) (epochs summed, baselines excluded).",
         f"Model written to `model.safetensors` (and figures 1b, 7, 8): base + the RG network of stage "
-        f"`{r.get('model_stage', 'rg')}` (the better 16×16 accuracy of the `rg` and `tied` stages).",
+        f"`{r.get('model_stage', 'rg')}` (the best 16×16 accuracy of the RG stages "
+        + ", ".join(f"`{k}`" for k in ("rg", "tied", "joint", "joint_tied") if k in r) + ")"
+        + ("; behind the RG network a copy of the base fine-tuned with it, the 4×4 base unchanged."
+           if r.get("model_stage", "").startswith("joint") else "."),
         "Accuracy = fraction of uniform test lattices with round(output) = Bott label; test sets: "
         + ", ".join(f"{k} {v:,}" for k, v in r["datasets"].items() if k.startswith("test")) + ".",
         "",
@@ -1143,6 +1183,14 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         lines.append(f"* tied 16×16 stage (two copies of one RG network, the paper's proposed next step): "
                      f"{cfg.tied.epochs} epochs over {t['train_samples']:,} 16×16 lattices from the selected RG; "
                      f"before: {t['initial']}; selected {_epoch_name(t['best_epoch'])}: {t['selected']}.")
+    for key, size, sets, sel in (("joint", 8, cfg.rg_train, "8×8"), ("joint_tied", 16, cfg.tied_train, "16×16")):
+        if key in r:
+            t, st = r[key], getattr(cfg, key)
+            lines.append(f"* {key} ({size}×{size}): a copy of the base fine-tuned together with the RG network "
+                         f"({st.optimizer}, lr {st.lr:g}, batch {st.batch_size}, {st.epochs} epochs"
+                         + (f" of {st.samples_per_epoch:,} samples" if st.samples_per_epoch else "")
+                         + f" over {t['train_samples']:,} lattices of {', '.join(sets)}); before: {t['initial']}; "
+                         f"selected {_epoch_name(t['best_epoch'])} by {sel} accuracy: {t['selected']}.")
     lines += ["", "## Figures", ""]
     pd = f["phase_diagrams"]
     if "skipped" in pd:

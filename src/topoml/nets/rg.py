@@ -422,15 +422,25 @@ class CompoundNet(nn.Module):
         layout is converted once, not at every step).
     base_size : int, default 4
     freeze_base : bool, default True
-        Base parameters get ``requires_grad=False`` (the paper trains the RG network only) and the base
-        stays in eval mode when the compound is put in train mode.
+        Parameters of ``base`` get ``requires_grad=False`` (the paper trains the RG network only) and
+        ``base`` stays in eval mode when the compound is put in train mode.
+    coarse_base : nn.Module, optional
+        A second base network (same input and output) for the coarse-grained lattices (``k >= 1``);
+        ``base`` still answers ``base_size`` lattices. It is never frozen: it exists to be fine-tuned
+        together with the RG network (the ``joint`` stages of margalit2022, issue 10), so that the 4×4
+        network keeps its own accuracy. Default: ``base`` at every size (the paper).
 
     Raises :class:`~topoml.errors.ShapeError` for sizes that are not ``base_size·2^k``.
     """
 
-    def __init__(self, base: nn.Module, rg: nn.Module, base_size: int = 4, freeze_base: bool = True):
+    def __init__(self, base: nn.Module, rg: nn.Module, base_size: int = 4, freeze_base: bool = True,
+                 coarse_base: nn.Module | None = None):
         super().__init__()
         self.base, self.rg, self.base_size = base, rg, base_size
+        self.coarse_base = coarse_base
+        if coarse_base is not None:
+            for p in coarse_base.parameters():
+                p.requires_grad_(True)  # a copy of a frozen base starts frozen
         self.freeze_base = freeze_base
         if freeze_base:
             for p in self.base.parameters():
@@ -458,11 +468,15 @@ class CompoundNet(nn.Module):
         return h.permute(0, 2, 3, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base(self.coarse_grain(x))
+        x = check_lattice_batch(x)
+        k = rg_steps(x.shape[1], self.base_size)
+        if k == 0 or self.coarse_base is None:
+            return self.base(self.coarse_grain(x, k))
+        return self.coarse_base(self.coarse_grain(x, k))
 
 
 def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int = 4,
-              base_kind: Literal["paper", "invariant"] = "paper") -> CompoundNet:
+              base_kind: Literal["paper", "invariant"] = "paper", coarse_base: bool = False) -> CompoundNet:
     """Build ``base ∘ RG^k`` from keyword dicts (the form stored with saved weights).
 
     Parameters
@@ -474,12 +488,16 @@ def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int =
     base_size : int, default 4
     base_kind : {"paper", "invariant"}, default "paper"
         :class:`BaseNet` or :class:`InvariantBaseNet`.
+    coarse_base : bool, default False
+        A second base network of the same kind and arguments behind the RG network
+        (:class:`CompoundNet`'s ``coarse_base``).
     """
     kinds = {"paper": BaseNet, "invariant": InvariantBaseNet}
     if base_kind not in kinds:
         raise ConfigError(f"base_kind must be 'paper' or 'invariant', got {base_kind!r}")
+    second = kinds[base_kind](**(base or {})) if coarse_base else None
     return CompoundNet(kinds[base_kind](**(base or {})), Decimation() if rg is None else RGNet(**rg),
-                       base_size=base_size)
+                       base_size=base_size, coarse_base=second)
 
 
 def chern_prediction(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
