@@ -51,7 +51,12 @@ def test_quick_profile_writes_run_directory(quick_run):
     with torch.no_grad():
         pred, _ = chern_prediction(model.base(torch.as_tensor(x, dtype=torch.float32)))
     acc = float(np.mean(pred.numpy() == y))
-    assert s["base"]["acc4"] == pytest.approx(acc, abs=1e-12) == s["final"]["test4"]["accuracy"]
+    assert s["base"]["acc4"] == pytest.approx(acc, abs=1e-12) == s["final"]["test4"]["accuracy_plain"]
+    # the shipped model predicts group-averaged (quick profile: symmetrize = true), as the final table says
+    assert model.symmetrize is True and s["symmetrize"] is True
+    with torch.no_grad():
+        pred, _ = chern_prediction(model(torch.as_tensor(x, dtype=torch.float32)))
+    assert float(np.mean(pred.numpy() == y)) == s["final"]["test4"]["accuracy"] == s["final"]["test4"]["accuracy_group_averaged"]
     # every epoch of every stage has a checkpoint; the selected epoch is the best 16x16 one
     hist = s["rg"]["history"]
     best = max(hist, key=lambda r: (r["metrics"]["acc16"], -r["epoch"]))
@@ -76,7 +81,8 @@ def test_quick_profile_writes_run_directory(quick_run):
             continue
         assert set(row) >= {"n", "accuracy", "always_zero", "clean_phase"}
     assert sum(r["n"] for r in fin["test4"]["breakdown"]["distance"]) == fin["test4"]["n"] == 1000
-    assert "accuracy_group_averaged" in fin["test4"]
+    assert all("accuracy_group_averaged" in fin[k] and "accuracy_plain" in fin[k] for k in ("test4", "test8", "test16"))
+    assert "Prediction modes of the same weights (the shipped model predicts **group-averaged**" in report
     assert sum(b["fraction"] for b in fin["test4"]["confidence"]["bins"]) == pytest.approx(1.0)
     assert "## Confidence" in report and "by distance to the clean phase lines" in report  # the quick base network is the invariant kind
     # the base stage selected its epoch on the uniform set and recorded the biased one
@@ -123,6 +129,36 @@ def test_joint_stages_fine_tune_a_copy_of_the_base_and_the_4x4_base_is_untouched
     state = load_file(kept)
     assert any(k.startswith("coarse_base.") for k in state)
     assert "fine-tuned together with the RG network" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("symmetrize", [False, True])
+def test_final_table_scores_the_shipped_mode_and_the_other(symmetrize):
+    """_final_table: ``accuracy`` is the compound's own prediction mode; ``accuracy_plain`` and
+    ``accuracy_group_averaged`` are both modes of the same weights (recomputed here); the mode is restored."""
+    import torch
+
+    from topoml.data.sampling import SamplingSpec, sample_lattices
+    from topoml.experiments.margalit2022 import _final_table, _predict
+    from topoml.nets.rg import chern_net
+
+    torch.manual_seed(1)
+    comp = chern_net(base={"width": 8, "blocks": 1}, rg={"width": 4, "depth": 3, "padding": "periodic"},
+                     base_kind="invariant", symmetrize=symmetrize).eval()
+    rng = np.random.default_rng(0)
+    data = {f"test{n}": (sample_lattices(40, SamplingSpec(lattice_size=n), rng=n).astype(np.float32),
+                         rng.integers(-1, 2, 40)) for n in (4, 8)}
+    rows = _final_table(data, comp)
+    assert comp.symmetrize is symmetrize
+    for name, (x, y) in data.items():
+        want = {}
+        for mode in (False, True):
+            comp.symmetrize = mode
+            want[mode] = float(np.mean(_predict(comp, x) == y))
+        comp.symmetrize = symmetrize
+        r = rows[name]
+        assert r["accuracy"] == want[symmetrize]
+        assert (r["accuracy_plain"], r["accuracy_group_averaged"]) == (want[False], want[True])
+    assert "breakdown" in rows["test4"] and "breakdown" not in rows["test8"]
 
 
 def test_rerun_resumes_without_retraining(quick_run):

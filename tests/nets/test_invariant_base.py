@@ -46,6 +46,32 @@ def test_symmetrized_net_is_invariant_under_the_whole_group(x4, head):
         np.testing.assert_allclose(got, ref, atol=2e-5)
 
 
+@pytest.mark.parametrize("head", ["classes", "regression"])
+def test_a_symmetrized_compound_is_invariant_under_the_point_group_at_8x8(head):
+    """CompoundNet(symmetrize=True): the point-group average on the 8x8 input, before the RG map; invariant
+    under transposition with t- -> -t- (and translations by 2 sites), mu -> -mu mirrors the classes; at 4x4
+    it is the base's own group average; the plain compound is not transpose invariant."""
+    torch.manual_seed(0)
+    x8 = sample_lattices(16, SamplingSpec(lattice_size=8), rng=4).astype(np.float32)
+    kw = {"base": {"width": 8, "blocks": 1, "head": head}, "rg": {"width": 4, "depth": 3, "padding": "periodic",
+                                                                 "skip": "averages"}, "base_kind": "invariant"}
+    comp = chern_net(**kw, symmetrize=True).eval()
+    ref = _out(comp, x8)
+    for g in (LatticeSymmetry((0, 0), True), LatticeSymmetry((2, 4), False), LatticeSymmetry((0, 0), False, True),
+              LatticeSymmetry((2, 2), True, True)):
+        got = _out(comp, g.apply(x8))
+        if g.negate_mu:
+            got = -got if head == "regression" else got[:, ::-1]
+        np.testing.assert_allclose(got, ref, atol=2e-5)
+    x4 = sample_lattices(8, SamplingSpec(lattice_size=4), rng=5).astype(np.float32)
+    comp.base.symmetrize = True
+    want = _out(comp.base, x4)
+    comp.base.symmetrize = False
+    np.testing.assert_allclose(_out(comp, x4), want, atol=2e-5)
+    comp.symmetrize = False
+    assert np.abs(_out(comp, LatticeSymmetry((0, 0), True).apply(x8)) - _out(comp, x8)).max() > 1e-4
+
+
 def test_unsymmetrized_net_is_not_transpose_invariant(x4):
     torch.manual_seed(0)
     net = InvariantBaseNet(width=16, blocks=2).eval()

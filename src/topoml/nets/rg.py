@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -59,6 +60,7 @@ __all__ = [
     "chern_prediction",
     "transpose_lattice",
     "negate_mu",
+    "point_group_average",
 ]
 
 #: Chern numbers the classification heads distinguish (4×4 Bott labels are in −2…2).
@@ -375,16 +377,27 @@ class InvariantBaseNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_lattice_batch(x)
-        if not self.symmetrize:
-            return self._raw(x)
-        xt = transpose_lattice(x)
-        b = len(x)
-        out = self._raw(torch.cat([x, xt, negate_mu(x), negate_mu(xt)]))
-        if self.config["head"] == "regression":
-            return (out[:b] + out[b:2 * b] - out[2 * b:3 * b] - out[3 * b:]) / 4
-        logp = torch.log_softmax(out, dim=1)
-        # mu -> -mu negates C: class k of the flipped lattice is class -k of the original
-        return (logp[:b] + logp[b:2 * b] + logp[2 * b:3 * b].flip(1) + logp[3 * b:].flip(1)) / 4
+        return point_group_average(self._raw, x) if self.symmetrize else self._raw(x)
+
+
+def point_group_average(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """A Chern network's prediction averaged over the point symmetries of the label: identity,
+    transposition with ``t₋ → −t₋`` (:func:`transpose_lattice`), ``μ → −μ`` (:func:`negate_mu`, the
+    Chern number negated) and both. With the translations (exact for the invariant base network; by
+    ``2^k`` sites behind ``k`` RG steps) this is the 64-element group of ``tests/hamiltonians/test_symmetry.py``.
+
+    ``x`` of shape ``(batch, N, N, 3)``; ``net(x)`` a regression output ``(batch,)`` (the averaged value,
+    sign-corrected) or class logits ``(batch, len(CHERN_CLASSES))`` (the averaged log-probabilities, classes
+    of the ``μ``-flipped lattices mirrored). One call of ``net`` on the batch of 4·batch lattices.
+    """
+    xt = transpose_lattice(x)
+    b = len(x)
+    out = net(torch.cat([x, xt, negate_mu(x), negate_mu(xt)]))
+    if out.ndim == 1:
+        return (out[:b] + out[b:2 * b] - out[2 * b:3 * b] - out[3 * b:]) / 4
+    logp = torch.log_softmax(out, dim=1)
+    # mu -> -mu negates C: class k of the flipped lattice is class -k of the original
+    return (logp[:b] + logp[b:2 * b] + logp[2 * b:3 * b].flip(1) + logp[3 * b:].flip(1)) / 4
 
 
 def decimation(x: torch.Tensor) -> torch.Tensor:
@@ -429,15 +442,20 @@ class CompoundNet(nn.Module):
         ``base`` still answers ``base_size`` lattices. It is never frozen: it exists to be fine-tuned
         together with the RG network (the ``joint`` stages of margalit2022, issue 10), so that the 4×4
         network keeps its own accuracy. Default: ``base`` at every size (the paper).
+    symmetrize : bool, default False
+        Average the prediction over the point symmetries of the input lattice
+        (:func:`point_group_average`, applied before the RG map): 4× the inference cost. An attribute,
+        so a trained compound can be switched either way.
 
     Raises :class:`~topoml.errors.ShapeError` for sizes that are not ``base_size·2^k``.
     """
 
     def __init__(self, base: nn.Module, rg: nn.Module, base_size: int = 4, freeze_base: bool = True,
-                 coarse_base: nn.Module | None = None):
+                 coarse_base: nn.Module | None = None, symmetrize: bool = False):
         super().__init__()
         self.base, self.rg, self.base_size = base, rg, base_size
         self.coarse_base = coarse_base
+        self.symmetrize = bool(symmetrize)
         if coarse_base is not None:
             for p in coarse_base.parameters():
                 p.requires_grad_(True)  # a copy of a frozen base starts frozen
@@ -467,16 +485,20 @@ class CompoundNet(nn.Module):
             h = step(h)
         return h.permute(0, 2, 3, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = check_lattice_batch(x)
+    def _plain(self, x: torch.Tensor) -> torch.Tensor:
         k = rg_steps(x.shape[1], self.base_size)
         if k == 0 or self.coarse_base is None:
             return self.base(self.coarse_grain(x, k))
         return self.coarse_base(self.coarse_grain(x, k))
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_lattice_batch(x)
+        return point_group_average(self._plain, x) if self.symmetrize else self._plain(x)
+
 
 def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int = 4,
-              base_kind: Literal["paper", "invariant"] = "paper", coarse_base: bool = False) -> CompoundNet:
+              base_kind: Literal["paper", "invariant"] = "paper", coarse_base: bool = False,
+              symmetrize: bool = False) -> CompoundNet:
     """Build ``base ∘ RG^k`` from keyword dicts (the form stored with saved weights).
 
     Parameters
@@ -491,13 +513,15 @@ def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int =
     coarse_base : bool, default False
         A second base network of the same kind and arguments behind the RG network
         (:class:`CompoundNet`'s ``coarse_base``).
+    symmetrize : bool, default False
+        :class:`CompoundNet`'s ``symmetrize`` (predictions averaged over the point symmetries).
     """
     kinds = {"paper": BaseNet, "invariant": InvariantBaseNet}
     if base_kind not in kinds:
         raise ConfigError(f"base_kind must be 'paper' or 'invariant', got {base_kind!r}")
     second = kinds[base_kind](**(base or {})) if coarse_base else None
     return CompoundNet(kinds[base_kind](**(base or {})), Decimation() if rg is None else RGNet(**rg),
-                       base_size=base_size, coarse_base=second)
+                       base_size=base_size, coarse_base=second, symmetrize=symmetrize)
 
 
 def chern_prediction(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
