@@ -81,3 +81,46 @@ def test_accuracy_of_values_labels_and_class_scores():
     assert accuracy(scores, y) == 0.75
     with pytest.raises(ShapeError):
         accuracy(np.zeros((4, 3)), y)
+
+
+def test_measured_accuracy_warning():
+    """A warning where the recorded accuracy is not above "always 0", and above the largest measured size
+    when that one already was; none where the network beats it, or where nothing is recorded."""
+    from topoml.evaluate.predict import measured_accuracy_warning
+
+    meta = {"accuracy": {"4": 0.978, "8": 0.964, "16": 0.952, "32": 0.725},
+            "always_zero": {"4": 0.77, "8": 0.74, "16": 0.74, "32": 0.86}}
+    for n in (4, 8, 16):
+        assert measured_accuracy_warning(meta, n) is None
+    w = measured_accuracy_warning(meta, 32)
+    assert "72.5 %" in w and "86.0 %" in w and "32x32" in w
+    w = measured_accuracy_warning(meta, 128)
+    assert "not measured at 128x128" in w and "72.5 %" in w
+    good = {"accuracy": {"4": 0.9, "8": 0.9}, "always_zero": {"4": 0.7, "8": 0.7}}
+    assert measured_accuracy_warning(good, 16) is None
+    assert measured_accuracy_warning({"accuracy": {"32": 0.5}}, 32) is None  # no baseline recorded
+    assert measured_accuracy_warning({}, 32) is None
+    assert measured_accuracy_warning({"accuracy": "bad"}, 32) is None
+
+
+def test_predict_and_chern_print_the_warning_on_stderr(tmp_path, capsys):
+    from topoml.cli import main
+    from topoml.nets.rg import chern_net
+    from topoml.train.checkpoint import model_bytes
+
+    torch.manual_seed(0)
+    spec = {"base": {"width": 4, "blocks": 1}, "rg": {"width": 4, "depth": 3, "padding": "periodic"},
+            "base_kind": "invariant"}
+    weights = tmp_path / "m.safetensors"
+    weights.write_bytes(model_bytes(chern_net(**spec), "margalit2022.chern", spec,
+                                    {"accuracy": {"8": 0.6}, "always_zero": {"8": 0.7}}))
+    lat = tmp_path / "x.npy"
+    x = np.zeros((2, 8, 8, 3), np.float32)
+    x[..., 0], x[..., 1], x[..., 2] = -1.0, 0.2, 0.15
+    np.save(lat, x)
+    for argv in (["predict", str(lat), "--weights", str(weights)],
+                 ["chern", str(lat), "--method", "network", "--weights", str(weights), "--no-progress"]):
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        assert err.startswith("topoml: warning: at 8x8 these weights scored 60.0 %"), err
+        assert err.count("warning") == 1 and len(out.strip().splitlines()) >= 2  # the results still printed

@@ -61,9 +61,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _network(args: argparse.Namespace, x):
     import numpy as np
 
-    from topoml.evaluate.predict import load_chern_model, predict_chern
+    import sys
 
-    net, _ = load_chern_model(args.weights)
+    from topoml.evaluate.predict import load_chern_model, measured_accuracy_warning, predict_chern
+
+    net, meta = load_chern_model(args.weights)
+    warning = measured_accuracy_warning(meta, x.shape[1])
+    if warning:
+        print(f"topoml: warning: {warning}", file=sys.stderr)
     label, _raw, dist = predict_chern(net, x)
     return label, np.full(len(x), np.nan), dist, np.zeros(len(x), dtype=bool)  # a network has no certificate
 

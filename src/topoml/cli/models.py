@@ -47,7 +47,9 @@ def _packaged_accuracy_text() -> str:
         sizes = sorted(acc, key=int)
         return ("Packaged weights (" + str(meta.get("source", "?")) + f", profile {meta.get('profile', '?')}): accuracy "
                 + ", ".join(f"{100 * acc[k]:.1f} % at {k}x{k}" for k in sizes)
-                + " on held-out uniform Bott-labelled test sets.")
+                + " on uniform Bott-labelled test sets"
+                + (", predictions averaged over the point symmetries" if meta.get("symmetrize") else "")
+                + (f" (the {meta['stage']} stage selected its epoch on the 16x16 set)" if "stage" in meta else "") + ".")
     except (CheckpointError, KeyError, TypeError, ValueError):  # no accuracy recorded: say nothing
         return ""
 
@@ -55,12 +57,16 @@ def _packaged_accuracy_text() -> str:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
-    from topoml.evaluate.predict import check_net_size, load_chern_model, load_lattices, predict_chern
+    from topoml.evaluate.predict import (check_net_size, load_chern_model, load_lattices,
+                                         measured_accuracy_warning, predict_chern)
 
     torch.set_num_threads(args.threads)
     net, meta = load_chern_model(args.weights)
     x = load_lattices(args.lattice, args.key)
     check_net_size(meta, x.shape[1], args.lattice)
+    warning = measured_accuracy_warning(meta, x.shape[1])
+    if warning:
+        print(f"topoml: warning: {warning}", file=sys.stderr)
     label, raw, conf = predict_chern(net, x)
     if args.json:
         print(json.dumps({"lattice_size": int(x.shape[1]), "weights": str(args.weights or "packaged"),

@@ -23,7 +23,7 @@ import numpy as np
 from topoml.errors import CheckpointError, InputError, ShapeError
 
 __all__ = ["PACKAGED_MODEL", "packaged_weights", "check_lattices", "load_lattices", "load_chern_model",
-           "check_net_size", "predict_chern"]
+           "check_net_size", "measured_accuracy_warning", "predict_chern"]
 
 #: File name of the pretrained ``base ∘ RG`` weights inside ``topoml.weights``.
 PACKAGED_MODEL = "margalit2022_chern.safetensors"
@@ -172,6 +172,31 @@ def check_net_size(meta: dict, size: int, what: str) -> None:
     if meta.get("net", {}).get("name") in ("margalit2022.base", "margalit2022.base_invariant") and size != 4:
         raise ShapeError(f"a base network labels 4x4 lattices only; {what} holds {size}x{size} "
                          "(use a base∘RG model, e.g. the packaged one)")
+
+
+def measured_accuracy_warning(meta: dict, size: int) -> str | None:
+    """A one-line warning when the network described by ``meta`` is not to be trusted at ``size × size``.
+
+    ``meta["accuracy"]`` (size → accuracy on uniform Bott-labelled test lattices) and ``meta["always_zero"]``
+    (size → the share of C = 0 on the same sets) are written by ``topoml reproduce margalit2022``. Returns a
+    warning when the measured accuracy at ``size`` is at or below answering C = 0 for every lattice, or when
+    ``size`` is larger than every measured size and the largest one already was; else ``None`` (also when
+    ``meta`` records no accuracy: nothing is known to warn about).
+    """
+    try:
+        acc = {int(k): float(v) for k, v in meta["accuracy"].items()}
+        zero = {int(k): float(v) for k, v in meta.get("always_zero", {}).items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    bad = {n for n in acc if n in zero and acc[n] <= zero[n]}
+    if size in bad:
+        return (f"at {size}x{size} these weights scored {100 * acc[size]:.1f} % on uniform test lattices, not more "
+                f"than answering C = 0 for every lattice ({100 * zero[size]:.1f} %): do not trust them at this size")
+    if acc and size > max(acc) and max(acc) in bad:
+        n = max(acc)
+        return (f"these weights were not measured at {size}x{size}; at {n}x{n} they scored {100 * acc[n]:.1f} %, not "
+                f"more than answering C = 0 ({100 * zero[n]:.1f} %): do not trust them at this size")
+    return None
 
 
 def predict_chern(net, x, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -953,8 +953,9 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
             "base_kind": cfg.base_net.kind, **({"coarse_base": True} if comp.coarse_base is not None else {}),
             **({"symmetrize": True} if comp.symmetrize else {})}
     used16 = model_stage in ("tied", "joint_tied")
-    meta = {"accuracy": {str(n): results["final"][f"test{n}"]["accuracy"] for n in (4, 8, 16, 32)
-                         if f"test{n}" in results["final"]},
+    sizes = [n for n in (4, 8, 16, 32) if f"test{n}" in results["final"]]
+    meta = {"accuracy": {str(n): results["final"][f"test{n}"]["accuracy"] for n in sizes},
+            "always_zero": {str(n): results["final"][f"test{n}"]["always_zero"] for n in sizes},
             "stage": model_stage, "symmetrize": comp.symmetrize, "source": "topoml reproduce margalit2022",
             "profile": cfg.profile,
             "train_samples": {"4x4": sum(cfg.data[t].n_samples for t in cfg.base_train), "8x8": sum(cfg.data[t].n_samples for t in cfg.rg_train),
@@ -993,7 +994,8 @@ def _pct(v) -> str:
 
 
 def _binom(p: float, n: int) -> str:
-    return f"{_pct(p)} ± {100 * math.sqrt(max(p * (1 - p), 1.0 / n) / n):.1f}"
+    se = 100 * math.sqrt(max(p * (1 - p), 1.0 / n) / n)
+    return f"{_pct(p)} ± {se:.2f}" if se < 0.1 else f"{_pct(p)} ± {se:.1f}"
 
 
 def format_table(summary: dict) -> str:
@@ -1241,6 +1243,6 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
               "| N | network | Bott | Bott / network |", "|---|---|---|---|"]
     for row in f["runtime"]["rows"]:
         lines.append(f"| {row['N']} | {row['network_s']:.2e} | "
-                     + (f"{row['bott_s']:.2e} | {row['speedup']:.0f}× |" if "bott_s" in row else "not run (too slow) | — |"))
+                     + (f"{row['bott_s']:.2e} | {row['speedup']:.3g}× |" if "bott_s" in row else "not run (too slow) | — |"))
     lines += ["", f"![]({f['runtime']['figure']})", ""]
     return "\n".join(lines) + "\n"
