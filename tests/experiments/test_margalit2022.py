@@ -205,6 +205,9 @@ def test_config_errors():
             load_config("quick", {"tied_train": bad})
     with pytest.raises(ConfigError, match="rg_net.kind"):
         load_config("quick", {"rg_net.kind": "invariant"})
+    for bad in (["train8"], [], ["train16", "train16b"]):  # train16b is not in the quick profile
+        with pytest.raises(ConfigError, match="joint_tied_train"):
+            load_config("quick", {"joint_tied_train": bad})
     with pytest.raises(ConfigError, match="stage 'joint_tied' continues the 'joint' stage"):
         load_config("quick", {"joint.epochs": 0})
     with pytest.raises(ConfigError, match="stage 'joint': need epochs >= 0"):

@@ -64,7 +64,7 @@ DATASETS = ("train4", "test4", "train8", "test8", "test16", "test32", "train16")
 #: Optional datasets: boundary-biased test sets (the authors' code validates on the training
 #: distribution) and extra training data (more fresh lattices, or focused on small pairing).
 OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra", "train4b", "train4c",
-                     "train8_extra", "train16_extra")
+                     "train8_extra", "train16_extra", "train16b")
 
 
 class DataSpec(StrictModel):
@@ -193,7 +193,7 @@ class Margalit2022Config(StrictModel):
     rg_scratch: StageSpec = StageSpec()
     tied: StageSpec = StageSpec()
     # issue 10 (session 9): a copy of the base fine-tuned together with the RG network, on rg_train (joint)
-    # and then tied_train (joint_tied); the 4x4 base answers 4x4 lattices unchanged. 0 epochs skips it.
+    # and then joint_tied_train (joint_tied); the 4x4 base answers 4x4 lattices unchanged. 0 epochs skips it.
     joint: StageSpec = StageSpec(epochs=0)
     joint_tied: StageSpec = StageSpec(epochs=0)
     # the shipped model averages its prediction over the label's point symmetries (CompoundNet.symmetrize;
@@ -210,6 +210,7 @@ class Margalit2022Config(StrictModel):
     base_train: list[str] = ["train4"]  # 4×4 training sets of the base stage (e.g. + "train4_extra")
     rg_train: list[str] = ["train8"]  # 8×8 training sets of the rg and rg_scratch stages (e.g. + "train8_extra")
     tied_train: list[str] = ["train16"]  # 16×16 training sets of the tied stage (e.g. + "train16_extra")
+    joint_tied_train: list[str] = ["train16"]  # 16×16 training sets of the joint_tied stage
 
     def model_post_init(self, __context) -> None:
         missing = [k for k in DATASETS if k not in self.data]
@@ -226,7 +227,7 @@ class Margalit2022Config(StrictModel):
         bad = [t for t in self.base_train if not t.startswith("train4") or t not in self.data]
         if bad or not self.base_train:
             raise ConfigError(f"base_train: need 4x4 training sets of 'data', got {self.base_train}")
-        for key, size in (("rg_train", 8), ("tied_train", 16)):
+        for key, size in (("rg_train", 8), ("tied_train", 16), ("joint_tied_train", 16)):
             sets = getattr(self, key)
             if not sets or any(not t.startswith(f"train{size}") or t not in self.data for t in sets):
                 raise ConfigError(f"{key}: need {size}x{size} training sets of 'data', got {sets}")
@@ -532,6 +533,17 @@ def _stage_rg_ablation(cfg, rd: RunDir, base, data: _Data, progress: bool) -> di
     return out
 
 
+def _sets16(cfg: Margalit2022Config, results: dict, stage: str) -> set[str]:
+    """The 16×16 training sets behind the compound of RG stage ``stage`` (through the stages it started from)."""
+    if stage == "tied":
+        return set(cfg.tied_train)
+    if stage == "joint":
+        return _sets16(cfg, results, results["joint"].get("start", "rg"))
+    if stage == "joint_tied":
+        return set(cfg.joint_tied_train) | _sets16(cfg, results, "joint")
+    return set()
+
+
 def _final_table(data: _Data, comp) -> dict:
     """Every test set scored by the shipped model ``comp`` (its base at 4×4, base ∘ RG^k above; in its
     prediction mode, ``comp.symmetrize``) beside the baselines that ignore the disorder ("always 0", the
@@ -660,7 +672,8 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
 def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *, job: str,
            train: str | tuple[str, ...], select: str | None, eval_sizes=(8, 16), loss=None) -> dict:
     """An RG training stage (``rg``, ``rg_scratch``, ``tied``, ``joint``, ``joint_tied``; also ``topoml train
-    rg``): the compound ``comp = base ∘ RG^k`` (base frozen; its ``coarse_base`` trained too, if it has one) trained with ``loss`` (default |d| + d²) on the set ``data[train]``
+    rg``): the compound ``comp = base ∘ RG^k`` (base frozen; its ``coarse_base`` trained too, if it has one)
+    trained with ``loss`` (default |d| + d²) on the set ``data[train]``
     (or the concatenation of several; an epoch is one pass, or ``st.samples_per_epoch`` samples of the
     stream of passes),
     evaluated after every epoch on ``test{n}`` for ``n`` in ``eval_sizes`` (those in ``data``, a mapping
@@ -919,25 +932,25 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
                                          st=cfg.rg_scratch, train=tuple(cfg.rg_train), select="acc8")
     _log(f"rg (random init): {results['rg_scratch']['selected']}", progress)
     candidates = {"rg": comp}  # stage -> compound; the shipped model: the best 16x16 accuracy (earliest on ties)
-    tied16 = cfg.tied_train if all(t in data for t in cfg.tied_train) else None
-    if cfg.tied.epochs > 0 and tied16:
+    if cfg.tied.epochs > 0 and all(t in data for t in cfg.tied_train):
         candidates["tied"], results["tied"] = _stage_rg(
-            cfg, rd, base, copy.deepcopy(comp.rg), data, progress, job="tied", st=cfg.tied, train=tuple(tied16),
+            cfg, rd, base, copy.deepcopy(comp.rg), data, progress, job="tied", st=cfg.tied, train=tuple(cfg.tied_train),
             select="acc16", eval_sizes=(8, 16, 32))
         _log(f"tied 16x16 stage: {results['tied']['selected']}", progress)
     if cfg.joint.epochs > 0:
         # a copy of the base fine-tuned with the RG network (issue 10): at 8x8 (selected at 8x8), then at
         # 16x16 (selected at 16x16), from the better of the RG stages so far; the 4x4 base stays as it is
-        start = candidates[max(candidates, key=lambda s: results[s]["selected"]["acc16"])]
+        start = max(candidates, key=lambda s: results[s]["selected"]["acc16"])
         joint, results["joint"] = _stage_rg(
-            cfg, rd, base, copy.deepcopy(start.rg), data, progress, job="joint", st=cfg.joint,
+            cfg, rd, base, copy.deepcopy(candidates[start].rg), data, progress, job="joint", st=cfg.joint,
             train=tuple(cfg.rg_train), select="acc8", eval_sizes=(8, 16, 32), coarse_base=copy.deepcopy(base))
+        results["joint"]["start"] = start
         candidates["joint"] = joint
         _log(f"joint 8x8 stage: {results['joint']['selected']}", progress)
-        if cfg.joint_tied.epochs > 0 and tied16:
+        if cfg.joint_tied.epochs > 0 and all(t in data for t in cfg.joint_tied_train):
             candidates["joint_tied"], results["joint_tied"] = _stage_rg(
                 cfg, rd, base, copy.deepcopy(joint.rg), data, progress, job="joint_tied", st=cfg.joint_tied,
-                train=tuple(tied16), select="acc16", eval_sizes=(8, 16, 32),
+                train=tuple(cfg.joint_tied_train), select="acc16", eval_sizes=(8, 16, 32),
                 coarse_base=copy.deepcopy(joint.coarse_base))
             _log(f"joint 16x16 stage: {results['joint_tied']['selected']}", progress)
     model_stage = max(candidates, key=lambda s: results[s]["selected"]["acc16"])
@@ -952,14 +965,14 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     spec = {"base": _net_kwargs(cfg.base_net, "base"), "rg": _net_kwargs(cfg.rg_net, "rg"),
             "base_kind": cfg.base_net.kind, **({"coarse_base": True} if comp.coarse_base is not None else {}),
             **({"symmetrize": True} if comp.symmetrize else {})}
-    used16 = model_stage in ("tied", "joint_tied")
+    used16 = sorted(_sets16(cfg, results, model_stage))
     sizes = [n for n in (4, 8, 16, 32) if f"test{n}" in results["final"]]
     meta = {"accuracy": {str(n): results["final"][f"test{n}"]["accuracy"] for n in sizes},
             "always_zero": {str(n): results["final"][f"test{n}"]["always_zero"] for n in sizes},
             "stage": model_stage, "symmetrize": comp.symmetrize, "source": "topoml reproduce margalit2022",
             "profile": cfg.profile,
             "train_samples": {"4x4": sum(cfg.data[t].n_samples for t in cfg.base_train), "8x8": sum(cfg.data[t].n_samples for t in cfg.rg_train),
-                              **({"16x16": sum(cfg.data[t].n_samples for t in cfg.tied_train)} if used16 else {})}}
+                              **({"16x16": sum(cfg.data[t].n_samples for t in used16)} if used16 else {})}}
     rd.write_bytes("model.safetensors", model_bytes(comp, "margalit2022.chern", spec, meta))
     results["parameters"] = {"base": count_parameters(_base_net(cfg.base_net)), "rg": count_parameters(comp.rg)}
     # the ablation rows run after the shipped-style model is written, so an interrupted run has its
@@ -1117,8 +1130,8 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
     b, ri, rg, sc = r["base"], r["rg_init"], r["rg"], r["rg_scratch"]
     hours = (b["train_seconds"] + ri["train_seconds"] + rg["train_seconds"] + sc["train_seconds"]
              + sum(r.get(k, {}).get("train_seconds", 0) for k in ("tied", "joint", "joint_tied"))) / 3600
-    n_train = sum(cfg.data[t].n_samples for t in cfg.base_train + cfg.rg_train) + (
-        sum(cfg.data[t].n_samples for t in cfg.tied_train) if "tied" in r or "joint_tied" in r else 0)
+    sets16 = set().union(*(_sets16(cfg, r, k) for k in ("tied", "joint", "joint_tied") if k in r))
+    n_train = sum(cfg.data[t].n_samples for t in set(cfg.base_train + cfg.rg_train) | sets16)
     f = r["figures"]
     lines = [
         "# margalit2022 — RG networks for Chern numbers of disordered p+ip lattices",
@@ -1214,7 +1227,7 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         lines.append(f"* tied 16×16 stage (two copies of one RG network, the paper's proposed next step): "
                      f"{cfg.tied.epochs} epochs over {t['train_samples']:,} 16×16 lattices from the selected RG; "
                      f"before: {t['initial']}; selected {_epoch_name(t['best_epoch'])}: {t['selected']}.")
-    for key, size, sets, sel in (("joint", 8, cfg.rg_train, "8×8"), ("joint_tied", 16, cfg.tied_train, "16×16")):
+    for key, size, sets, sel in (("joint", 8, cfg.rg_train, "8×8"), ("joint_tied", 16, cfg.joint_tied_train, "16×16")):
         if key in r:
             t, st = r[key], getattr(cfg, key)
             lines.append(f"* {key} ({size}×{size}): a copy of the base fine-tuned together with the RG network "
