@@ -59,9 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def _network(args: argparse.Namespace, x):
-    import numpy as np
-
     import sys
+
+    import numpy as np
 
     from topoml.evaluate.predict import load_chern_model, measured_accuracy_warning, predict_chern
 
