@@ -258,14 +258,11 @@ class Margalit2022Config(StrictModel):
             raise ConfigError("workers and threads must be >= 1")
         # an RG network on top of decimation (rg_net.skip) starts as decimation: no pre-training needed
         init_min = 0 if self.rg_net.skip != "none" else 1
-        for name, min_epochs in (("base", 1), ("rg_init", init_min), ("rg", 1), ("rg_scratch", 1), ("averages", 0)):
+        for name, min_epochs in (("base", 1), ("rg_init", init_min), ("rg", 1), ("rg_scratch", 1), ("averages", 0),
+                                 ("joint", 0), ("joint_tied", 0)):
             st = getattr(self, name)
             if st.epochs < min_epochs or st.batch_size < 1 or not st.lr > 0:
                 raise ConfigError(f"stage '{name}': need epochs >= {min_epochs}, batch_size >= 1, lr > 0")
-        for name in ("joint", "joint_tied"):
-            st = getattr(self, name)
-            if st.epochs < 0 or (st.epochs and (st.batch_size < 1 or not st.lr > 0)):
-                raise ConfigError(f"stage '{name}': need epochs >= 0 (0 skips it), batch_size >= 1, lr > 0")
         if self.joint_tied.epochs and not self.joint.epochs:
             raise ConfigError("stage 'joint_tied' continues the 'joint' stage: give joint.epochs >= 1 too")
         for name in ("base", "rg", "rg_scratch", "tied", "joint", "joint_tied"):

@@ -487,9 +487,8 @@ class CompoundNet(nn.Module):
 
     def _plain(self, x: torch.Tensor) -> torch.Tensor:
         k = rg_steps(x.shape[1], self.base_size)
-        if k == 0 or self.coarse_base is None:
-            return self.base(self.coarse_grain(x, k))
-        return self.coarse_base(self.coarse_grain(x, k))
+        net = self.base if k == 0 or self.coarse_base is None else self.coarse_base
+        return net(self.coarse_grain(x, k))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_lattice_batch(x)
