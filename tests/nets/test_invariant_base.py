@@ -9,7 +9,7 @@ from topoml.errors import ConfigError, ShapeError
 from topoml.evaluate.metrics import accuracy
 from topoml.hamiltonians.pip import LatticeSymmetry, symmetry_group
 from topoml.invariants import bott_index
-from topoml.nets.rg import CHERN_CLASSES, InvariantBaseNet, chern_net, chern_prediction
+from topoml.nets.rg import CHERN_CLASSES, InvariantBaseNet, chern_net, chern_prediction, point_group_average
 from topoml.nets.registry import count_parameters, get_net
 from topoml.train.checkpoint import load_model, model_bytes
 from topoml.train.trainer import TrainConfig, Trainer, chern_class_loss, symmetry_augmented, tensor_batches
@@ -70,6 +70,13 @@ def test_a_symmetrized_compound_is_invariant_under_the_point_group_at_8x8(head):
     np.testing.assert_allclose(_out(comp, x4), want, atol=2e-5)
     comp.symmetrize = False
     assert np.abs(_out(comp, LatticeSymmetry((0, 0), True).apply(x8)) - _out(comp, x8)).max() > 1e-4
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 5, 3), (2, 4, 4, 2), (4, 4), (2, 2, 4, 4, 3)])
+def test_point_group_average_rejects_bad_lattice_shapes(shape):
+    net = InvariantBaseNet(width=4, blocks=1)
+    with pytest.raises(ShapeError):
+        point_group_average(net, torch.zeros(shape))
 
 
 def test_unsymmetrized_net_is_not_transpose_invariant(x4):

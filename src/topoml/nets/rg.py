@@ -389,7 +389,11 @@ def point_group_average(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Te
     ``x`` of shape ``(batch, N, N, 3)``; ``net(x)`` a regression output ``(batch,)`` (the averaged value,
     sign-corrected) or class logits ``(batch, len(CHERN_CLASSES))`` (the averaged log-probabilities, classes
     of the ``μ``-flipped lattices mirrored). One call of ``net`` on the batch of 4·batch lattices.
+
+    Raises :class:`~topoml.errors.ShapeError` for ``x`` that is not ``(batch, N, N, 3)`` or ``(N, N, 3)``
+    (:func:`check_lattice_batch`).
     """
+    x = check_lattice_batch(x)
     xt = transpose_lattice(x)
     b = len(x)
     out = net(torch.cat([x, xt, negate_mu(x), negate_mu(xt)]))
