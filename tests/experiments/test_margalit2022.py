@@ -85,6 +85,18 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert "Prediction modes of the same weights (the shipped model predicts **group-averaged**" in report
     assert sum(b["fraction"] for b in fin["test4"]["confidence"]["bins"]) == pytest.approx(1.0)
     assert "## Confidence" in report and "by distance to the clean phase lines" in report  # the quick base network is the invariant kind
+    # held-out sets: scored by the final table only; the report, the model's metadata and `predict --help` quote them
+    assert fin["test4"]["selects"] is True and fin["holdout4"]["selects"] is False and fin["holdout8"]["selects"] is False
+    assert all("holdout" not in k for st in ("base", "rg", "joint_tied") for h in s[st]["history"] for k in h["metrics"])
+    hx = open_dataset(out / "data" / "holdout4")
+    with torch.no_grad():
+        pred, _ = chern_prediction(model(torch.as_tensor(hx.inputs[:], dtype=torch.float32)))
+    assert float(np.mean(pred.numpy() == hx.labels[:])) == fin["holdout4"]["accuracy"]
+    _, meta = load_model(out / "model.safetensors")
+    assert meta["test_sets"] == {"4": "holdout4", "8": "holdout8", "16": "test16"}
+    assert meta["held_out"] == {"4": True, "8": True, "16": False}
+    assert meta["accuracy"]["4"] == fin["holdout4"]["accuracy"] and meta["accuracy"]["16"] == fin["test16"]["accuracy"]
+    assert f"(`holdout4`, n = 500)" in report and f"(`test4_bb`, n = 500)" in report
     # the base stage selected its epoch on the uniform set and recorded the biased one
     assert s["base"]["acc4"] == max(h["metrics"]["acc4"] for h in s["base"]["history"])
     assert "acc4_bb" in s["base"]["history"][0]["metrics"]
@@ -117,6 +129,8 @@ def test_joint_stages_fine_tune_a_copy_of_the_base_and_the_4x4_base_is_untouched
     assert s["joint"]["select"] == "acc8" and s["joint_tied"]["select"] == "acc16"
     model, meta = load_model(out / "model.safetensors")
     assert (model.coarse_base is not None) == best.startswith("joint")
+    # the quick profile's base copy reads 8x8 lattices directly (coarse_size = 8)
+    assert model.coarse_size == (8 if best.startswith("joint") else 4)
     assert meta["stage"] == best
     # the 4x4 base inside every compound is the base stage's network, bit for bit
     from safetensors.torch import load_file
@@ -409,6 +423,20 @@ def test_predict_help_states_the_packaged_accuracy(capsys):
         main(["predict", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps the description
     assert "Packaged weights" in out and "at 4x4" in out and "at 32x32" in out
+
+
+@pytest.mark.parametrize("held", [True, False])
+def test_predict_help_says_held_out_only_when_every_size_was(monkeypatch, held):
+    import topoml.train.checkpoint as ck
+    from topoml.cli.models import _packaged_accuracy_text
+
+    meta = {"accuracy": {"4": 0.97, "8": 0.96}, "stage": "joint_tied", "source": "s", "profile": "default",
+            "held_out": {"4": True, "8": held}}
+    monkeypatch.setattr(ck, "read_model_metadata", lambda path: meta)
+    text = _packaged_accuracy_text()
+    assert "97.0 % at 4x4, 96.0 % at 8x8" in text
+    assert ("held-out sets (used for nothing else)" in text) == held
+    assert ("selected its epoch on the 16x16 set" in text) == (not held)
 
 
 def test_fit_rg_on_several_sets_in_short_epochs(tmp_path):

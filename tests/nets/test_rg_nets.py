@@ -321,6 +321,46 @@ def test_a_coarse_base_answers_coarse_lattices_and_trains_with_the_rg_network(tm
     assert chern_net(**{**spec, "coarse_base": False}).coarse_base is None
 
 
+def test_a_coarse_base_of_coarse_size_8_reads_8x8_lattices_directly(tmp_path):
+    """CompoundNet(coarse_size=8): 4x4 lattices go to the base, 8x8 ones to the coarse base with no RG step,
+    16x16 and 32x32 ones to the coarse base after RG^1 and RG^2; saved and reloaded through
+    chern_net(coarse_size=8) bit-identically; a bad coarse_size, or one without a coarse base, is refused."""
+    import copy
+
+    from topoml.nets.rg import InvariantBaseNet
+
+    torch.manual_seed(0)
+    base = InvariantBaseNet(width=8, blocks=1, hidden=8, head="regression")
+    comp = CompoundNet(base, RGNet(4, depth=3), coarse_base=copy.deepcopy(base), coarse_size=8)
+    comp.eval()
+    x4, x8, x16, x32 = _lattices(4, 4), _lattices(4, 8), _lattices(4, 16), _lattices(2, 32)
+    with torch.no_grad():
+        assert torch.equal(comp(x4), comp.base(x4))
+        assert torch.equal(comp(x8), comp.coarse_base(x8))
+        assert torch.equal(comp(x16), comp.coarse_base(comp.rg(x16)))
+        assert torch.equal(comp(x32), comp.coarse_base(comp.rg(comp.rg(x32))))
+        assert not torch.equal(comp(x8), comp.coarse_base(comp.rg(x8)))
+    spec = {"base": {"width": 8, "blocks": 1, "hidden": 8, "head": "regression"}, "rg": {"width": 4, "depth": 3}, "base_kind": "invariant",
+            "coarse_base": True, "coarse_size": 8}
+    path = tmp_path / "m8.safetensors"
+    path.write_bytes(model_bytes(comp, "margalit2022.chern", spec, {}))
+    again, _ = load_model(path)
+    assert again.coarse_size == 8
+    with torch.no_grad():
+        for x in (x4, x8, x16):
+            assert torch.equal(again(x), comp(x))
+    for bad in (6, 2, 12, 0, "8"):
+        with pytest.raises(ConfigError, match="coarse_size"):
+            CompoundNet(base, RGNet(4, depth=3), coarse_base=copy.deepcopy(base), coarse_size=bad)
+    with pytest.raises(ConfigError, match="coarse_base"):
+        CompoundNet(base, RGNet(4, depth=3), coarse_size=8)
+    assert CompoundNet(base, RGNet(4, depth=3)).coarse_size == 4
+    # training on 8x8 lattices moves the coarse base only (the RG network is not on the path)
+    rg_before = [p.clone() for p in comp.rg.parameters()]
+    _train_and_check_only_it_changed(comp, comp.coarse_base, tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(rg_before, comp.rg.parameters()))
+
+
 def test_train_config_validation():
     for bad in ({"epochs": 0}, {"epochs": 1, "lr": -1}, {"epochs": 1, "optimizer": "lbfgs"},
                 {"epochs": 1, "momentum": 1.0}, {"epochs": 1, "schedule": "step"},

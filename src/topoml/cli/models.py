@@ -45,11 +45,13 @@ def _packaged_accuracy_text() -> str:
         meta = read_model_metadata(packaged_weights())
         acc = meta["accuracy"]
         sizes = sorted(acc, key=int)
+        held = meta.get("held_out", {})
+        where = (" on uniform Bott-labelled held-out sets (used for nothing else)" if held and all(held.get(k) for k in sizes)
+                 else " on uniform Bott-labelled test sets"
+                 + (f" (the {meta['stage']} stage selected its epoch on the 16x16 set)" if "stage" in meta else ""))
         return ("Packaged weights (" + str(meta.get("source", "?")) + f", profile {meta.get('profile', '?')}): accuracy "
-                + ", ".join(f"{100 * acc[k]:.1f} % at {k}x{k}" for k in sizes)
-                + " on uniform Bott-labelled test sets"
-                + (", predictions averaged over the point symmetries" if meta.get("symmetrize") else "")
-                + (f" (the {meta['stage']} stage selected its epoch on the 16x16 set)" if "stage" in meta else "") + ".")
+                + ", ".join(f"{100 * acc[k]:.1f} % at {k}x{k}" for k in sizes) + where
+                + ("; predictions averaged over the point symmetries" if meta.get("symmetrize") else "") + ".")
     except (CheckpointError, KeyError, TypeError, ValueError):  # no accuracy recorded: say nothing
         return ""
 

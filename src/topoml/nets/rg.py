@@ -442,23 +442,37 @@ class CompoundNet(nn.Module):
         Parameters of ``base`` get ``requires_grad=False`` (the paper trains the RG network only) and
         ``base`` stays in eval mode when the compound is put in train mode.
     coarse_base : nn.Module, optional
-        A second base network (same input and output) for the coarse-grained lattices (``k >= 1``);
+        A second base network (same input and output) for the lattices larger than ``base_size``;
         ``base`` still answers ``base_size`` lattices. It is never frozen: it exists to be fine-tuned
         together with the RG network (the ``joint`` stages of margalit2022, issue 10), so that the 4×4
         network keeps its own accuracy. Default: ``base`` at every size (the paper).
+    coarse_size : int, optional
+        The lattice size ``coarse_base`` reads (default ``base_size``): a lattice of size
+        ``N >= coarse_size`` (and ``N > base_size``) is coarse-grained to ``coarse_size`` and answered by
+        ``coarse_base`` (a fully convolutional base reads any size); a smaller one goes through ``base``.
+        ``coarse_size = 2·base_size`` answers 8×8 lattices with no RG step. Needs ``coarse_base``.
     symmetrize : bool, default False
         Average the prediction over the point symmetries of the input lattice
         (:func:`point_group_average`, applied before the RG map): 4× the inference cost. An attribute,
         so a trained compound can be switched either way.
 
-    Raises :class:`~topoml.errors.ShapeError` for sizes that are not ``base_size·2^k``.
+    Raises :class:`~topoml.errors.ShapeError` for sizes that are not ``base_size·2^k``, and
+    :class:`~topoml.errors.ConfigError` for a ``coarse_size`` that is not ``base_size·2^k`` or without
+    ``coarse_base``.
     """
 
     def __init__(self, base: nn.Module, rg: nn.Module, base_size: int = 4, freeze_base: bool = True,
-                 coarse_base: nn.Module | None = None, symmetrize: bool = False):
+                 coarse_base: nn.Module | None = None, symmetrize: bool = False, coarse_size: int | None = None):
         super().__init__()
         self.base, self.rg, self.base_size = base, rg, base_size
         self.coarse_base = coarse_base
+        coarse_size = base_size if coarse_size is None else coarse_size
+        k = coarse_size // base_size if isinstance(coarse_size, int) and coarse_size >= base_size else 0
+        if k < 1 or coarse_size != base_size * k or k & (k - 1):
+            raise ConfigError(f"coarse_size must be base_size·2^k = {base_size}·2^k, got {coarse_size!r}")
+        if coarse_size != base_size and coarse_base is None:
+            raise ConfigError("coarse_size needs a coarse_base")
+        self.coarse_size = coarse_size
         self.symmetrize = bool(symmetrize)
         if coarse_base is not None:
             for p in coarse_base.parameters():
@@ -491,8 +505,9 @@ class CompoundNet(nn.Module):
 
     def _plain(self, x: torch.Tensor) -> torch.Tensor:
         k = rg_steps(x.shape[1], self.base_size)
-        net = self.base if k == 0 or self.coarse_base is None else self.coarse_base
-        return net(self.coarse_grain(x, k))
+        if k == 0 or self.coarse_base is None or x.shape[1] < self.coarse_size:
+            return self.base(self.coarse_grain(x, k))
+        return self.coarse_base(self.coarse_grain(x, rg_steps(x.shape[1], self.coarse_size)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_lattice_batch(x)
@@ -501,7 +516,7 @@ class CompoundNet(nn.Module):
 
 def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int = 4,
               base_kind: Literal["paper", "invariant"] = "paper", coarse_base: bool = False,
-              symmetrize: bool = False) -> CompoundNet:
+              symmetrize: bool = False, coarse_size: int | None = None) -> CompoundNet:
     """Build ``base ∘ RG^k`` from keyword dicts (the form stored with saved weights).
 
     Parameters
@@ -518,13 +533,15 @@ def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int =
         (:class:`CompoundNet`'s ``coarse_base``).
     symmetrize : bool, default False
         :class:`CompoundNet`'s ``symmetrize`` (predictions averaged over the point symmetries).
+    coarse_size : int, optional
+        :class:`CompoundNet`'s ``coarse_size`` (the lattice size the coarse base reads; default ``base_size``).
     """
     kinds = {"paper": BaseNet, "invariant": InvariantBaseNet}
     if base_kind not in kinds:
         raise ConfigError(f"base_kind must be 'paper' or 'invariant', got {base_kind!r}")
     second = kinds[base_kind](**(base or {})) if coarse_base else None
     return CompoundNet(kinds[base_kind](**(base or {})), Decimation() if rg is None else RGNet(**rg),
-                       base_size=base_size, coarse_base=second, symmetrize=symmetrize)
+                       base_size=base_size, coarse_base=second, symmetrize=symmetrize, coarse_size=coarse_size)
 
 
 def chern_prediction(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
