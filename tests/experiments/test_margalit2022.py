@@ -127,6 +127,9 @@ def test_joint_stages_fine_tune_a_copy_of_the_base_and_the_4x4_base_is_untouched
     best = max(stages, key=lambda k: s[k]["selected"]["acc16"])  # the earliest on ties
     assert s["model_stage"] == best == s["final"]["model_stage"]
     assert s["joint"]["select"] == "acc8" and s["joint_tied"]["select"] == "acc16"
+    # the quick profile alternates 8x8 batches with the 16x16 ones in joint_tied (joint_tied_mix): twice the samples
+    assert s["joint_tied"]["mix"] == ["train8"] and s["joint"]["mix"] == []
+    assert all(h["samples"] == 2 * s["joint_tied"]["train_samples"] for h in s["joint_tied"]["history"])
     model, meta = load_model(out / "model.safetensors")
     assert (model.coarse_base is not None) == best.startswith("joint")
     # the quick profile's base copy reads 8x8 lattices directly (coarse_size = 8)

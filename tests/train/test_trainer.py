@@ -188,3 +188,24 @@ def test_chern_expected_loss_is_the_paper_loss_on_the_expected_chern_number():
         chern_expected_loss(torch.zeros(4, 3), target)
     with pytest.raises(ShapeError):
         chern_expected_loss(sure, target[:3])
+
+
+def test_interleaved_alternates_sources_and_replays_each_epoch():
+    """interleaved(a, b): a₀ b₀ a₁ b₁ …, the shortest source ends the epoch, the same batches on a replay of the
+    epoch (resume), n_samples for the schedule; no source is refused."""
+    from topoml.errors import ConfigError
+    from topoml.train.trainer import interleaved
+
+    xa, xb = torch.zeros(10, 4, 4, 3), torch.ones(6, 8, 8, 3)
+    a = tensor_batches(xa, torch.arange(10.0), 2, seed=1)
+    b = tensor_batches(xb, 100 + torch.arange(6.0), 2, seed=2)
+    src = interleaved(a, b)
+    got = list(src(0))
+    assert [x.shape[1] for x, _ in got] == [4, 8] * 3  # b has 3 batches: the epoch ends there
+    assert torch.equal(torch.cat([y for _, y in got[1::2]]).sort().values, 100 + torch.arange(6.0))
+    again = list(src(0))
+    assert all(torch.equal(y1, y2) for (_, y1), (_, y2) in zip(got, again))
+    assert not all(torch.equal(y1, y2) for (_, y1), (_, y2) in zip(got, list(src(1))))
+    assert src.n_samples == 12
+    with pytest.raises(ConfigError):
+        interleaved()

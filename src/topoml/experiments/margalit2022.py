@@ -221,6 +221,9 @@ class Margalit2022Config(StrictModel):
     rg_train: list[str] = ["train8"]  # 8×8 training sets of the rg and rg_scratch stages (e.g. + "train8_extra")
     tied_train: list[str] = ["train16"]  # 16×16 training sets of the tied stage (e.g. + "train16_extra")
     joint_tied_train: list[str] = ["train16"]  # 16×16 training sets of the joint_tied stage
+    # 8×8 sets whose batches alternate with joint_tied_train's in the joint_tied stage (as many samples), so
+    # that the base copy keeps its 8×8 accuracy while it learns the 16×16 lattices; [] trains on 16×16 only
+    joint_tied_mix: list[str] = []
 
     def model_post_init(self, __context) -> None:
         missing = [k for k in DATASETS if k not in self.data]
@@ -241,6 +244,8 @@ class Margalit2022Config(StrictModel):
             sets = getattr(self, key)
             if not sets or any(not t.startswith(f"train{size}") or t not in self.data for t in sets):
                 raise ConfigError(f"{key}: need {size}x{size} training sets of 'data', got {sets}")
+        if any(not t.startswith("train8") or t not in self.data for t in self.joint_tied_mix):
+            raise ConfigError(f"joint_tied_mix: need 8x8 training sets of 'data', got {self.joint_tied_mix}")
         for name, row in self.ablation.items():
             bad = [t for t in row.train if not t.startswith("train4") or t not in self.data]
             if bad:
@@ -670,7 +675,8 @@ def fit_rg_init(rg, st: StageSpec, seed: int, folder: Path, init_range: float, p
 
 
 def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, job: str, st: StageSpec,
-              train: str | tuple[str, ...], select: str, eval_sizes=(8, 16), coarse_base=None):
+              train: str | tuple[str, ...], select: str, eval_sizes=(8, 16), coarse_base=None,
+              mix: tuple[str, ...] = ()):
     from topoml.nets.rg import CompoundNet
     from topoml.train.checkpoint import load_state_bytes
 
@@ -683,18 +689,20 @@ def _stage_rg(cfg, rd: RunDir, base, rg_start, data: _Data, progress: bool, *, j
         load_state_bytes(comp, (folder / kept).read_bytes())
         return comp, done
     result = fit_rg(comp, st, derive_seed(cfg.seed, job), folder, data, progress, job=job, train=train,
-                    select=select, eval_sizes=eval_sizes, loss=_loss(cfg.base_net.class_head, st))
+                    select=select, eval_sizes=eval_sizes, loss=_loss(cfg.base_net.class_head, st), mix=mix)
     rd.save_job(job, result)
     return comp, result
 
 
 def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *, job: str,
-           train: str | tuple[str, ...], select: str | None, eval_sizes=(8, 16), loss=None) -> dict:
+           train: str | tuple[str, ...], select: str | None, eval_sizes=(8, 16), loss=None,
+           mix: tuple[str, ...] = ()) -> dict:
     """An RG training stage (``rg``, ``rg_scratch``, ``tied``, ``joint``, ``joint_tied``; also ``topoml train
     rg``): the compound ``comp = base ∘ RG^k`` (base frozen; its ``coarse_base`` trained too, if it has one)
     trained with ``loss`` (default |d| + d²) on the set ``data[train]``
     (or the concatenation of several; an epoch is one pass, or ``st.samples_per_epoch`` samples of the
-    stream of passes; each sample under a random exact symmetry of the label if ``st.augment``),
+    stream of passes; each sample under a random exact symmetry of the label if ``st.augment``; with
+    ``mix``, batches of those sets, as many samples, alternate with them: lattices of another size),
     evaluated after every epoch on ``test{n}`` for ``n`` in ``eval_sizes`` (those in ``data``, a mapping
     name → (inputs, labels)); the epoch with the best ``select`` metric is kept (loaded into ``comp``;
     ``None``: the lowest training loss). The start point is a candidate too (the paper's early stop on
@@ -704,7 +712,7 @@ def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *
     import torch
 
     from topoml.train.checkpoint import load_state_bytes, state_bytes
-    from topoml.train.trainer import Trainer, chern_loss, symmetry_augmented, tensor_batches
+    from topoml.train.trainer import Trainer, chern_loss, interleaved, symmetry_augmented, tensor_batches
 
     evaluate = _compound_eval(data, eval_sizes)
     start = state_bytes(comp)
@@ -714,6 +722,10 @@ def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *
     x, y = _training_set(data, (train,) if isinstance(train, str) else train)
     torch.manual_seed(seed)
     source = tensor_batches(x, y, st.batch_size, seed, samples_per_epoch=st.samples_per_epoch or None)
+    if mix:
+        xm, ym = _training_set(data, tuple(mix))
+        source = interleaved(source, tensor_batches(xm, ym, st.batch_size, derive_seed(seed, "mix"),
+                                                    samples_per_epoch=source.n_samples))
     if st.augment:
         source = symmetry_augmented(source, seed)
     trainer.fit(source, on_epoch=_epoch_printer(job, progress), progress=progress)
@@ -724,7 +736,7 @@ def fit_rg(comp, st: StageSpec, seed: int, folder: Path, data, progress: bool, *
         atomic_write_bytes(folder / "start.safetensors", start)
         load_state_bytes(comp, start)  # no trained epoch generalizes better than the start point
         best, selected = -1, dict(initial)
-    result = {"initial": initial, "best_epoch": best, "best_epoch_by_acc8": best_8,
+    result = {"initial": initial, "best_epoch": best, "best_epoch_by_acc8": best_8, "mix": list(mix),
               "selected": selected, "at_best_acc8": trainer.history[best_8]["metrics"],
               "final": trainer.history[-1]["metrics"], "select": select, "train_samples": len(y),
               "epochs": st.epochs, "train_seconds": sum(r["train_seconds"] for r in trainer.history),
@@ -968,11 +980,11 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
         results["joint"]["start"] = start
         candidates["joint"] = joint
         _log(f"joint 8x8 stage: {results['joint']['selected']}", progress)
-        if cfg.joint_tied.epochs > 0 and all(t in data for t in cfg.joint_tied_train):
+        if cfg.joint_tied.epochs > 0 and all(t in data for t in cfg.joint_tied_train + cfg.joint_tied_mix):
             candidates["joint_tied"], results["joint_tied"] = _stage_rg(
                 cfg, rd, base, copy.deepcopy(joint.rg), data, progress, job="joint_tied", st=cfg.joint_tied,
                 train=tuple(cfg.joint_tied_train), select="acc16", eval_sizes=(8, 16, 32),
-                coarse_base=copy.deepcopy(joint.coarse_base))
+                coarse_base=copy.deepcopy(joint.coarse_base), mix=tuple(cfg.joint_tied_mix))
             _log(f"joint 16x16 stage: {results['joint_tied']['selected']}", progress)
     model_stage = max(candidates, key=lambda s: results[s]["selected"]["acc16"])
     comp = candidates[model_stage]
@@ -1273,7 +1285,9 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
             lines.append(f"* {key} ({size}×{size}): a copy of the base fine-tuned together with the RG network{reads} "
                          f"({st.optimizer}, lr {st.lr:g}, batch {st.batch_size}, {st.epochs} epochs"
                          + (f" of {st.samples_per_epoch:,} samples" if st.samples_per_epoch else "")
-                         + f" over {t['train_samples']:,} lattices of {', '.join(sets)}); before: {t['initial']}; "
+                         + f" over {t['train_samples']:,} lattices of {', '.join(sets)}"
+                         + (f", batches alternating with as many of {', '.join(t['mix'])}" if t.get("mix") else "")
+                         + f"); before: {t['initial']}; "
                          f"selected {_epoch_name(t['best_epoch'])} by {sel} accuracy: {t['selected']}.")
     lines += ["", "## Figures", ""]
     pd = f["phase_diagrams"]

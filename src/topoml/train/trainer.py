@@ -59,6 +59,7 @@ __all__ = [
     "tensor_batches",
     "decimation_batches",
     "symmetry_augmented",
+    "interleaved",
 ]
 
 
@@ -349,6 +350,29 @@ def tensor_batches(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, b
             yield xt[idx], yt[idx]
 
     batches.n_samples = n if samples_per_epoch is None else samples_per_epoch  # type: ignore[attr-defined]
+    return batches
+
+
+def interleaved(*sources: BatchSource) -> BatchSource:
+    """Batches of several sources in turn, one from each (``a₀, b₀, a₁, b₁, …``), for an epoch as long as the
+    shortest source's; e.g. lattices of two sizes, which cannot share a batch. Epoch ``e`` of the result
+    is made of epoch ``e`` of every source, so it resumes like them.
+
+    Raises
+    ------
+    ConfigError
+        No source given.
+    """
+    if not sources:
+        raise ConfigError("interleaved needs at least one batch source")
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for group in zip(*(source(epoch) for source in sources)):
+            yield from group
+
+    sizes = [getattr(source, "n_samples", None) for source in sources]
+    # sources of one batch size: the shortest sets the epoch
+    batches.n_samples = None if None in sizes else len(sizes) * min(sizes)  # type: ignore[attr-defined]
     return batches
 
 
