@@ -18,8 +18,10 @@ stages stored as jobs of the run directory) → report. Stages:
    only and the clean closed formula at the averages — what can be had without reading the disorder.
    ``joint`` / ``joint_tied`` (not in the paper, issue 10; ``joint.epochs = 0`` skips them): a copy of the
    base fine-tuned together with the RG network on 8×8 (selected at 8×8), then on 16×16 (selected at
-   16×16); the shipped compound keeps the 4×4 base for 4×4 lattices (``CompoundNet.coarse_base``). The
-   shipped RG stage is the one with the best 16×16 accuracy.
+   16×16; ``joint_tied_mix`` alternates 8×8 batches with them); the shipped compound keeps the 4×4 base for
+   4×4 lattices (``CompoundNet.coarse_base``), and the copy reads ``coarse_size`` lattices (8: 8×8 ones with
+   no RG step, so the ``joint`` stage trains it alone). The shipped RG stage is the one with the best 16×16
+   accuracy.
 7. ``ablation-<row>``: base-network ablation rows (after the shipped-style model is written, so an
    interrupted run has its main table first); ``rg_ablation-<row>``: RG-stage rows behind the same
    base (own decimation pre-training ``rg_ablation-<row>-init`` when the row's RG has no ``skip``).
