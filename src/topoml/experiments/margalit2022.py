@@ -70,8 +70,9 @@ DATASETS = ("train4", "test4", "train8", "test8", "test16", "test32", "train16")
 OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra", "train4b", "train4c",
                      "train8_extra", "train16_extra", "train16b", "train16c",
                      *(f"holdout{n}{s}" for n in (4, 8, 16, 32) for s in ("", "_bb")))
-#: Sizes of the final table; ``test{n}`` (and ``test{n}_bb``) select epochs and stages at 4×4, 8×8 and 16×16,
-#: ``holdout{n}`` (and ``holdout{n}_bb``) are scored by the final table only. ``test32`` selects nothing.
+#: Sizes of the final table. ``test{n}`` select epochs and stages at 4×4, 8×8 and 16×16 (``test{n}_bb`` are
+#: scored beside them; all were looked at while the profiles were tuned): the "selecting" sets. ``holdout{n}``
+#: (and ``holdout{n}_bb``) are scored by the final table only. ``test32`` selects nothing.
 FINAL_SIZES = (4, 8, 16, 32)
 SELECTING_SETS = frozenset(f"test{n}{s}" for n in (4, 8, 16) for s in ("", "_bb"))
 
@@ -996,7 +997,7 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     results["final"]["model_stage"] = model_stage
 
     # the shipped-style model: base + the RG network of the stage with the best 16x16 accuracy; its recorded
-    # accuracy is the final table's (uniform test sets, the shipped prediction mode)
+    # accuracy is the final table's (uniform held-out sets where the run has them, the shipped prediction mode)
     spec = {"base": _net_kwargs(cfg.base_net, "base"), "rg": _net_kwargs(cfg.rg_net, "rg"),
             "base_kind": cfg.base_net.kind, **({"coarse_base": True} if comp.coarse_base is not None else {}),
             **({"coarse_size": comp.coarse_size} if comp.coarse_size != comp.base_size else {}),
