@@ -1004,7 +1004,7 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
             **({"symmetrize": True} if comp.symmetrize else {})}
     used16 = sorted(_sets16(cfg, results, model_stage))
     fin = results["final"]
-    scored = {str(n): scored_set(fin, n) for n in FINAL_SIZES if scored_set(fin, n)}
+    scored = {str(n): name for n in FINAL_SIZES if (name := scored_set(fin, n))}
     meta = {"accuracy": {n: fin[k]["accuracy"] for n, k in scored.items()},
             "always_zero": {n: fin[k]["always_zero"] for n, k in scored.items()},
             "test_sets": scored, "held_out": {n: not fin[k]["selects"] for n, k in scored.items()},

@@ -467,9 +467,10 @@ class CompoundNet(nn.Module):
         self.base, self.rg, self.base_size = base, rg, base_size
         self.coarse_base = coarse_base
         coarse_size = base_size if coarse_size is None else coarse_size
-        k = coarse_size // base_size if isinstance(coarse_size, int) and coarse_size >= base_size else 0
-        if k < 1 or coarse_size != base_size * k or k & (k - 1):
-            raise ConfigError(f"coarse_size must be base_size·2^k = {base_size}·2^k, got {coarse_size!r}")
+        try:
+            rg_steps(coarse_size, base_size)
+        except (ShapeError, TypeError):
+            raise ConfigError(f"coarse_size must be base_size·2^k = {base_size}·2^k, got {coarse_size!r}") from None
         if coarse_size != base_size and coarse_base is None:
             raise ConfigError("coarse_size needs a coarse_base")
         self.coarse_size = coarse_size
