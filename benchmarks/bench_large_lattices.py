@@ -66,8 +66,8 @@ def _one(method: str, N: int) -> dict:
         predict_chern(net, x[None, :4, :4].astype(np.float32))
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t = time.perf_counter()
-        label, raw, dist = predict_chern(net, x[None].astype(np.float32))
-        out.update(seconds=time.perf_counter() - t, chern=int(label[0]), deviation=float(dist[0]))
+        label, raw, conf = predict_chern(net, x[None].astype(np.float32))
+        out.update(seconds=time.perf_counter() - t, chern=int(label[0]), confidence=float(conf[0]))
     else:
         raise SystemExit(f"unknown method {method}")
     out["peak_mib"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
@@ -103,7 +103,7 @@ def main() -> None:
     for r in rows:
         cert = {"bott": lambda r: f"BdG gap {r['gap']:.3g}",
                 "localizer": lambda r: f"localizer gap {r['gap']:.3g} ({'certified' if r['certified'] else 'NOT certified'})",
-                "network": lambda r: f"|output − label| {r['deviation']:.3f} (no certificate)"}[r["method"]](r)
+                "network": lambda r: f"confidence {r['confidence']:.3f} (no certificate)"}[r["method"]](r)
         sp = f"{dense[r['N']]['seconds'] / r['seconds']:.1f}×" if r["method"] != "bott" and r["N"] in dense else ""
         t = f"{r['seconds']:.3g}" + (f" (inertia only {r['seconds_inertia_only']:.3g})" if "seconds_inertia_only" in r else "")
         print(f"| {r['method']} | {r['N']} | {t} | {r['peak_mib']:.0f} | {r['chern']:+d} | {cert} | {sp} |")

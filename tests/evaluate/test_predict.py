@@ -124,3 +124,30 @@ def test_predict_and_chern_print_the_warning_on_stderr(tmp_path, capsys):
         out, err = capsys.readouterr()
         assert err.startswith("topoml: warning: at 8x8 these weights scored 60.0 %"), err
         assert err.count("warning") == 1 and len(out.strip().splitlines()) >= 2  # the results still printed
+
+
+def test_chern_network_deviation_is_one_minus_the_confidence_predict_prints(tmp_path, capsys):
+    """`topoml chern --method network`: 0 = sure, as the other methods' deviation; the JSON also gives the
+    confidence, equal to `topoml predict`'s (a classifier here, whose winning probability is < 1)."""
+    import json
+
+    from topoml.cli import main
+    from topoml.nets.rg import chern_net
+    from topoml.train.checkpoint import model_bytes
+
+    torch.manual_seed(1)
+    spec = {"base": {"width": 4, "blocks": 1, "head": "classes"}, "rg": {"width": 4, "depth": 3},
+            "base_kind": "invariant"}
+    weights = tmp_path / "m.safetensors"
+    weights.write_bytes(model_bytes(chern_net(**spec), "margalit2022.chern", spec, {}))
+    lat = tmp_path / "x.npy"
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32)
+    np.save(lat, x)
+    assert main(["predict", str(lat), "--weights", str(weights), "--json"]) == 0
+    pred = json.loads(capsys.readouterr().out)["predictions"]
+    assert main(["chern", str(lat), "--method", "network", "--weights", str(weights), "--json", "--no-progress"]) == 0
+    res = json.loads(capsys.readouterr().out)["results"]
+    for p, r in zip(pred, res, strict=True):
+        assert r["chern_number"] == p["chern_number"] and not r["certified"]
+        assert r["confidence"] == pytest.approx(p["confidence"]) and r["deviation"] == pytest.approx(1 - p["confidence"])
+        assert 0 < r["deviation"] < 1  # an untrained 5-class head is unsure

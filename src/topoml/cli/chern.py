@@ -13,7 +13,9 @@ Usage::
   estimate for large N; never certified: the certificate column is its stochastic standard error
   (``±err``), ``--moments``, ``--vectors``, ``--seed``.
 * ``network``: the packaged ``base ∘ RG`` network (``--weights`` for another), N = 4·2^k; never
-  certified (``deviation`` is the distance of its output to the nearest integer).
+  certified (``deviation`` is ``1 − confidence``, the confidence that ``topoml predict`` prints: for a
+  classifier the probability not on the answer, for a regression network twice the distance of its output
+  to the nearest integer; ``--json`` also gives ``confidence``).
 
 Text output: one line per lattice, ``index<TAB>chern<TAB>gap<TAB>deviation<TAB>certified`` (for ``kpm``
 ``±error`` in place of the gap); ``--json`` prints one object (``stochastic_error`` per lattice for
@@ -69,8 +71,9 @@ def _network(args: argparse.Namespace, x):
     warning = measured_accuracy_warning(meta, x.shape[1])
     if warning:
         print(f"topoml: warning: {warning}", file=sys.stderr)
-    label, _raw, dist = predict_chern(net, x)
-    return label, np.full(len(x), np.nan), dist, np.zeros(len(x), dtype=bool)  # a network has no certificate
+    label, _raw, conf = predict_chern(net, x)
+    # a network has no certificate; its deviation is 1 - confidence (0 = sure), as the other methods' 0 = exact
+    return label, np.full(len(x), np.nan), 1.0 - conf, np.zeros(len(x), dtype=bool)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
             "method": args.method, "lattice_size": int(x.shape[1]), "n": int(len(x)),
             "certified": int(ok.sum()),
             "results": [{"index": i, "chern_number": int(c), "gap": None if g != g else float(g),
-                         "deviation": float(d), "certified": bool(o), **({} if e is None else {"stochastic_error": e})}
+                         "deviation": float(d), "certified": bool(o), **({} if e is None else {"stochastic_error": e}),
+                         **({"confidence": 1.0 - float(d)} if args.method == "network" else {})}
                         for i, (c, g, d, o, e) in enumerate(zip(chern, gap, dev, ok, errs))],
         }, indent=1))
     else:
