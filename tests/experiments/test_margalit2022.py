@@ -178,6 +178,37 @@ def test_final_table_scores_the_shipped_mode_and_the_other(symmetrize):
     assert "breakdown" in rows["test4"] and "breakdown" not in rows["test8"]
 
 
+def test_direct8_gives_8x8_lattices_a_copy_of_their_own(quick_run):
+    """direct8 trains a copy of the shipped stage's base copy on the 8x8 training sets alone, selected by 8x8
+    accuracy; the shipped model answers 8x8 lattices with it (size_nets) and keeps the stage's copy, RG network
+    and 4x4 base for every other size."""
+    import torch
+    from safetensors.torch import load_file
+
+    from topoml.train.checkpoint import load_model
+
+    out, _ = quick_run
+    s = json.loads((out / "summary.json").read_text())
+    d = s["direct8"]
+    assert d["best_epoch"] in range(len(d["history"])) and d["acc8"] == d["history"][d["best_epoch"]]["metrics"]["acc8"]
+    assert d["train_samples"] == sum(s["datasets"][t] for t in load_config("quick").rg_train)
+    assert 0 <= d["start_acc8"] <= 1 and "acc8_bb" in d
+    model, meta = load_model(out / "model.safetensors")
+    assert list(model.size_nets) == ["8"] and meta["net"]["kwargs"]["size_nets"] == [8]
+    own = load_file(out / "jobs" / "direct8" / "best.safetensors")
+    for k, v in model.size_nets["8"].state_dict().items():
+        assert torch.equal(v, own.get(k, own.get(f"net.{k}"))), k
+    stage = s["model_stage"]
+    kept = out / "jobs" / stage / ("start.safetensors" if s[stage]["best_epoch"] == -1 else "best.safetensors")
+    state = load_file(kept)
+    rest = {k: v for k, v in model.state_dict().items() if not k.startswith("size_nets.")}
+    assert any(k.startswith("rg.") for k in rest) and all(k.startswith(("base.", "rg.", "coarse_base.")) for k in rest)
+    for k, v in rest.items():
+        if not k.startswith("base."):  # the stage's RG network and copy, unchanged
+            assert torch.equal(v, state[k]), k
+    assert "direct8 (8×8)" in (out / "report.md").read_text()
+
+
 def test_rerun_resumes_without_retraining(quick_run):
     out, _ = quick_run
     before = {p: p.stat().st_mtime_ns for p in (out / "jobs").glob("*/epoch-*.safetensors")}
@@ -231,7 +262,13 @@ def test_config_errors():
         load_config("quick", {"joint.epochs": -1})
     with pytest.raises(ConfigError, match="stage 'joint_tied': need epochs >= 0"):
         load_config("quick", {"joint_tied.lr": 0.0})
-    assert load_config("quick", {"joint.epochs": 0, "joint_tied.epochs": 0}).joint.epochs == 0
+    with pytest.raises(ConfigError, match="stage 'direct8' starts from the joint stages' copy"):
+        load_config("quick", {"joint.epochs": 0, "joint_tied.epochs": 0})
+    with pytest.raises(ConfigError, match="stage 'direct8' starts from"):
+        load_config("quick", {"coarse_size": 4})
+    with pytest.raises(ConfigError, match="stage 'direct8': need epochs >= 0"):
+        load_config("quick", {"direct8.lr": 0.0})
+    assert load_config("quick", {"joint.epochs": 0, "joint_tied.epochs": 0, "direct8.epochs": 0}).joint.epochs == 0
     with pytest.raises(ConfigError, match="stage 'joint': loss 'expected' needs a class-head"):
         load_config("narrow2022", {"joint.epochs": 1, "joint.loss": "expected"})
     with pytest.raises(ConfigError, match="loss 'expected' needs a class-head"):

@@ -293,6 +293,58 @@ def _train_and_check_only_it_changed(comp, trained, folder):
     assert any(not torch.equal(a, b) for a, b in zip(before, trained.parameters()))
 
 
+def test_a_size_net_answers_its_size_only_and_round_trips(tmp_path):
+    """CompoundNet(size_nets={8: net}): 8x8 lattices go to their own network (no RG step, not the coarse base);
+    4x4, 16x16 and 32x32 lattices take exactly the routes they took without it; symmetrized predictions average
+    over the point group through it too; saved and reloaded through chern_net(size_nets=[8]) bit-identically;
+    training on 8x8 lattices moves that network only; bad sizes are refused."""
+    import copy
+
+    from topoml.nets.rg import InvariantBaseNet, point_group_average
+
+    torch.manual_seed(0)
+    base = InvariantBaseNet(width=8, blocks=1, hidden=8, head="classes")
+    plain = CompoundNet(base, RGNet(4, depth=3), coarse_base=copy.deepcopy(base), coarse_size=8)
+    own = InvariantBaseNet(width=8, blocks=1, hidden=8, head="classes")  # other weights than the coarse base
+    comp = CompoundNet(plain.base, plain.rg, coarse_base=plain.coarse_base, coarse_size=8, size_nets={8: own})
+    assert all(p.requires_grad for p in own.parameters())
+    comp.eval(), plain.eval()
+    x4, x8, x16, x32 = _lattices(4, 4), _lattices(4, 8), _lattices(4, 16), _lattices(2, 32)
+    with torch.no_grad():
+        assert torch.equal(comp(x8), own(x8))
+        assert not torch.allclose(comp(x8), plain(x8))
+        for x in (x4, x16, x32):
+            assert torch.equal(comp(x), plain(x))
+        comp.symmetrize = True
+        assert torch.allclose(comp(x8), point_group_average(own, x8))
+        comp.symmetrize = False
+    spec = {"base": {"width": 8, "blocks": 1, "hidden": 8, "head": "classes"}, "rg": {"width": 4, "depth": 3},
+            "base_kind": "invariant", "coarse_base": True, "coarse_size": 8, "size_nets": [8]}
+    path = tmp_path / "s8.safetensors"
+    path.write_bytes(model_bytes(comp, "margalit2022.chern", spec, {}))
+    again, _ = load_model(path)
+    assert list(again.size_nets) == ["8"]
+    with torch.no_grad():
+        for x in (x4, x8, x16, x32):
+            assert torch.equal(again(x), comp(x))
+    for bad in (4, 6, 2, 0, True, 8.5):
+        with pytest.raises(ConfigError, match="size_nets"):
+            CompoundNet(base, RGNet(4, depth=3), size_nets={bad: copy.deepcopy(own)})
+    with pytest.raises(ConfigError, match="size_nets"):
+        chern_net(size_nets=8)
+    coarse_before = [p.clone() for p in comp.coarse_base.parameters()]
+    rg_before = [p.clone() for p in comp.rg.parameters()]
+    comp.train()
+    from topoml.train.trainer import chern_class_loss
+
+    tr = Trainer(comp, TrainConfig(epochs=1, batch_size=16, lr=0.05), tmp_path / "t2", loss=chern_class_loss)
+    before = [p.clone() for p in own.parameters()]
+    tr.fit(tensor_batches(_lattices(64, 8), torch.ones(64, dtype=torch.long), 16))
+    assert any(not torch.equal(a, b) for a, b in zip(before, own.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(coarse_before, comp.coarse_base.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(rg_before, comp.rg.parameters()))
+
+
 def test_a_coarse_base_answers_coarse_lattices_and_trains_with_the_rg_network(tmp_path):
     """CompoundNet(coarse_base=...): the base answers 4x4 lattices, the coarse base the coarse-grained ones;
     training the compound changes the RG network and the coarse base, never the base; saved and reloaded

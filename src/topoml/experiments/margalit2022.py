@@ -21,7 +21,9 @@ stages stored as jobs of the run directory) → report. Stages:
    16×16; ``joint_tied_mix`` alternates 8×8 batches with them); the shipped compound keeps the 4×4 base for
    4×4 lattices (``CompoundNet.coarse_base``), and the copy reads ``coarse_size`` lattices (8: 8×8 ones with
    no RG step, so the ``joint`` stage trains it alone). The shipped RG stage is the one with the best 16×16
-   accuracy.
+   accuracy. ``direct8`` (issue 10, session 12; ``direct8.epochs = 0`` skips it): a copy of the last joint
+   stage's copy trained on the 8×8 sets alone, which answers 8×8 lattices in the shipped compound
+   (``CompoundNet.size_nets``); every other size keeps its route.
 7. ``ablation-<row>``: base-network ablation rows (after the shipped-style model is written, so an
    interrupted run has its main table first); ``rg_ablation-<row>``: RG-stage rows behind the same
    base (own decimation pre-training ``rg_ablation-<row>-init`` when the row's RG has no ``skip``).
@@ -209,6 +211,9 @@ class Margalit2022Config(StrictModel):
     # the lattice size the base copy of the joint stages reads (CompoundNet.coarse_size): 4 puts it behind
     # RG^k down to 4x4 (session 9); 8 answers 8x8 lattices directly and larger ones after RG^k down to 8x8
     coarse_size: Literal[4, 8] = 4
+    # issue 10 (session 12): a copy of the shipped stage's base copy trained on rg_train alone, that answers 8x8
+    # lattices (CompoundNet.size_nets); 16x16 and larger keep the shared copy behind the RG. 0 epochs skips it.
+    direct8: StageSpec = StageSpec(epochs=0)
     # the shipped model averages its prediction over the label's point symmetries (CompoundNet.symmetrize;
     # 4x the inference cost); the final table scores both modes
     symmetrize: bool = False
@@ -277,13 +282,16 @@ class Margalit2022Config(StrictModel):
         # an RG network on top of decimation (rg_net.skip) starts as decimation: no pre-training needed
         init_min = 0 if self.rg_net.skip != "none" else 1
         for name, min_epochs in (("base", 1), ("rg_init", init_min), ("rg", 1), ("rg_scratch", 1), ("averages", 0),
-                                 ("joint", 0), ("joint_tied", 0)):
+                                 ("joint", 0), ("joint_tied", 0), ("direct8", 0)):
             st = getattr(self, name)
             if st.epochs < min_epochs or st.batch_size < 1 or not st.lr > 0:
                 raise ConfigError(f"stage '{name}': need epochs >= {min_epochs}, batch_size >= 1, lr > 0")
         if self.joint_tied.epochs and not self.joint.epochs:
             raise ConfigError("stage 'joint_tied' continues the 'joint' stage: give joint.epochs >= 1 too")
-        for name in ("base", "rg", "rg_scratch", "tied", "joint", "joint_tied"):
+        if self.direct8.epochs and not (self.joint.epochs and self.coarse_size == 8):
+            raise ConfigError("stage 'direct8' starts from the joint stages' copy that reads 8x8 lattices: "
+                              "give joint.epochs >= 1 and coarse_size = 8")
+        for name in ("base", "rg", "rg_scratch", "tied", "joint", "joint_tied", "direct8"):
             if getattr(self, name).loss == "expected" and not self.base_net.class_head:
                 raise ConfigError(f"stage '{name}': loss 'expected' needs a class-head base network "
                                   "(base_net.kind = 'invariant', head = 'classes')")
@@ -417,21 +425,22 @@ def _training_set(data, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]
 
 
 def fit_4x4(net, st: StageSpec, seed: int, folder: Path, data, stage: str, progress: bool, *,
-            loss=None, train: tuple[str, ...] = ("train4",)) -> dict:
-    """The 4×4 training stage (base network, ablation rows, averages baseline; also ``topoml train base``).
+            loss=None, train: tuple[str, ...] = ("train4",), size: int = 4) -> dict:
+    """The 4×4 training stage (base network, ablation rows, averages baseline; also ``topoml train base``), and
+    any network that reads lattices of one ``size`` directly (``direct8``: ``size = 8``).
 
-    Trains ``net`` on the 4×4 sets ``train`` of ``data`` (a mapping name → (inputs, labels), e.g. a dict)
-    with ``loss`` (default |d| + d²; symmetry augmentation if ``st.augment``) and keeps the epoch with the
-    best 4×4 test accuracy (``acc4``, on ``data["test4"]``; the lowest training loss without that set);
-    the boundary-biased ``test4_bb`` accuracy is recorded too when that set exists. Checkpoints and
+    Trains ``net`` on the ``size``×``size`` sets ``train`` of ``data`` (a mapping name → (inputs, labels), e.g. a
+    dict) with ``loss`` (default |d| + d²; symmetry augmentation if ``st.augment``) and keeps the epoch with the
+    best test accuracy (``acc{size}``, on ``data[f"test{size}"]``; the lowest training loss without that set);
+    the boundary-biased ``test{size}_bb`` accuracy is recorded too when that set exists. Checkpoints and
     resume in ``folder``. Returns the stage's result (best epoch, its metrics, history)."""
     from topoml.train.trainer import Trainer, chern_loss, symmetry_augmented, tensor_batches
 
     def evaluate(n) -> dict:
-        return {f"acc4{s}": _accuracy(n, data, f"test4{s}") for s in ("", "_bb") if f"test4{s}" in data}
+        return {f"acc{size}{s}": _accuracy(n, data, f"test{size}{s}") for s in ("", "_bb") if f"test{size}{s}" in data}
 
     trainer = Trainer(net, _train_config(st, seed), folder, loss=loss or chern_loss, evaluate=evaluate,
-                      select="acc4" if "test4" in data else None)
+                      select=f"acc{size}" if f"test{size}" in data else None)
     x, y = _training_set(data, train)
     source = tensor_batches(x, y, st.batch_size, seed, samples_per_epoch=st.samples_per_epoch or None)
     if st.augment:
@@ -604,6 +613,42 @@ def _compound_eval(data: _Data, sizes=(8, 16)):
         return {f"acc{n}": _accuracy(net, data, f"test{n}") for n in sizes if f"test{n}" in data}
 
     return evaluate
+
+
+def _stage_direct8(cfg, rd: RunDir, comp, start, data: _Data, progress: bool):
+    """The ``direct8`` stage (issue 10, session 12): a copy of ``start`` (the last joint stage's copy of the base,
+    which reads 8×8 lattices directly and, behind the RG network, the coarse-grained larger ones) trained on
+    ``rg_train`` alone and selected by 8×8 accuracy; it becomes ``comp.size_nets[8]`` of the shipped compound
+    ``comp``, so 8×8 lattices get their own network and every other size keeps its route (fine-tuning the
+    shared copy on 8×8 lattices pulls it away from 16×16: session-11 pilot). Returns the new compound and the
+    stage's result."""
+    import copy
+
+    import torch
+
+    from topoml.nets.rg import CompoundNet
+    from topoml.train.checkpoint import load_state_bytes
+
+    net = copy.deepcopy(start)
+    for p in net.parameters():
+        p.requires_grad_(True)
+    net.train()
+    folder, done = rd.job_dir("direct8"), rd.job_result("direct8")
+    if done is None:
+        seed = derive_seed(cfg.seed, "direct8")
+        torch.manual_seed(seed)
+        sets = {**{t: data[t] for t in cfg.rg_train}, **{k: data[k] for k in ("test8", "test8_bb") if k in data}}
+        t0 = time.time()
+        done = {**fit_4x4(net, cfg.direct8, seed, folder, sets, "direct8", progress,
+                          loss=_loss(cfg.base_net.class_head, cfg.direct8), train=tuple(cfg.rg_train), size=8),
+                "start_acc8": _accuracy(start, data, "test8"), "wall_seconds_this_session": time.time() - t0}
+        rd.save_job("direct8", done)
+    else:
+        load_state_bytes(net, (folder / "best.safetensors").read_bytes())
+    net.eval()
+    new = CompoundNet(comp.base, comp.rg, comp.base_size, coarse_base=comp.coarse_base, symmetrize=comp.symmetrize,
+                      coarse_size=comp.coarse_size, size_nets={8: net})
+    return new, done
 
 
 def _stage_decimation(cfg, rd: RunDir, base, data: _Data):
@@ -991,6 +1036,10 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
             _log(f"joint 16x16 stage: {results['joint_tied']['selected']}", progress)
     model_stage = max(candidates, key=lambda s: results[s]["selected"]["acc16"])
     comp = candidates[model_stage]
+    if cfg.direct8.epochs > 0:
+        last_joint = candidates["joint_tied" if "joint_tied" in candidates else "joint"]
+        comp, results["direct8"] = _stage_direct8(cfg, rd, comp, last_joint.coarse_base, data, progress)
+        _log(f"direct8 stage: 8x8 accuracy {results['direct8']['acc8']:.4f}", progress)
     comp.symmetrize = cfg.symmetrize
     results["model_stage"], results["symmetrize"] = model_stage, cfg.symmetrize
     results["final"] = _final_table(data, comp)
@@ -1001,7 +1050,8 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     spec = {"base": _net_kwargs(cfg.base_net, "base"), "rg": _net_kwargs(cfg.rg_net, "rg"),
             "base_kind": cfg.base_net.kind, **({"coarse_base": True} if comp.coarse_base is not None else {}),
             **({"coarse_size": comp.coarse_size} if comp.coarse_size != comp.base_size else {}),
-            **({"symmetrize": True} if comp.symmetrize else {})}
+            **({"symmetrize": True} if comp.symmetrize else {}),
+            **({"size_nets": sorted(int(n) for n in comp.size_nets)} if len(comp.size_nets) else {})}
     used16 = sorted(_sets16(cfg, results, model_stage))
     fin = results["final"]
     scored = {str(n): name for n in FINAL_SIZES if (name := scored_set(fin, n))}
@@ -1079,6 +1129,9 @@ def format_table(summary: dict) -> str:
             t = r[key]["selected"]
             rows.append((f"+ base copy fine-tuned with the RG ({what}), 8×8 / 16×16 / 32×32", "(not in the paper)",
                          f"{_pct(t.get('acc8'))} / {_pct(t.get('acc16'))} / {_pct(t.get('acc32'))}"))
+    if "direct8" in r:
+        rows.append(("+ an 8×8 copy of its own, trained on 8×8 alone (8×8; larger sizes unchanged)", "(not in the paper)",
+                     _pct(r["direct8"]["acc8"])))
     lines = ["| | paper | ours |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return "\n".join(lines)
 
@@ -1175,7 +1228,7 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
     """The markdown report of a finished run."""
     b, ri, rg, sc = r["base"], r["rg_init"], r["rg"], r["rg_scratch"]
     hours = (b["train_seconds"] + ri["train_seconds"] + rg["train_seconds"] + sc["train_seconds"]
-             + sum(r.get(k, {}).get("train_seconds", 0) for k in ("tied", "joint", "joint_tied"))) / 3600
+             + sum(r.get(k, {}).get("train_seconds", 0) for k in ("tied", "joint", "joint_tied", "direct8"))) / 3600
     sets16 = set().union(*(_sets16(cfg, r, k) for k in ("tied", "joint", "joint_tied") if k in r))
     n_train = sum(cfg.data[t].n_samples for t in set(cfg.base_train + cfg.rg_train) | sets16)
     f = r["figures"]
@@ -1292,6 +1345,14 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
                          + (f", batches alternating with as many of {', '.join(t['mix'])}" if t.get("mix") else "")
                          + f"); before: {t['initial']}; "
                          f"selected {_epoch_name(t['best_epoch'])} by {sel} accuracy: {t['selected']}.")
+    if "direct8" in r:
+        t, st = r["direct8"], cfg.direct8
+        lines.append(f"* direct8 (8×8): a copy of the shipped stage's base copy trained on {', '.join(cfg.rg_train)} alone "
+                     f"({st.optimizer}, lr {st.lr:g}, batch {st.batch_size}, {st.epochs} epochs"
+                     + (f" of {st.samples_per_epoch:,} samples" if st.samples_per_epoch else "")
+                     + f"), which answers 8×8 lattices in the shipped model (16×16 and larger keep the shared copy); "
+                     f"8×8 accuracy {_pct(t['start_acc8'])} before, {_pct(t['acc8'])} at the selected "
+                     f"{_epoch_name(t['best_epoch'])}.")
     lines += ["", "## Figures", ""]
     pd = f["phase_diagrams"]
     if "skipped" in pd:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -455,17 +455,35 @@ class CompoundNet(nn.Module):
         Average the prediction over the point symmetries of the input lattice
         (:func:`point_group_average`, applied before the RG map): 4× the inference cost. An attribute,
         so a trained compound can be switched either way.
+    size_nets : mapping of int to nn.Module, optional
+        Networks that answer the lattices of exactly one size ``N > base_size`` (``N = base_size·2^k``) on
+        their own, reading them directly, ahead of every other route; larger and smaller lattices are
+        unaffected. Never frozen. margalit2022 (issue 10): an 8×8 copy of ``coarse_base`` trained on 8×8
+        lattices alone, because the shared copy that also reads the coarse-grained 16×16 lattices is pulled
+        between the two sizes. Held in the ``ModuleDict`` ``size_nets`` under ``str(N)``.
 
     Raises :class:`~topoml.errors.ShapeError` for sizes that are not ``base_size·2^k``, and
     :class:`~topoml.errors.ConfigError` for a ``coarse_size`` that is not ``base_size·2^k`` or without
-    ``coarse_base``.
+    ``coarse_base``, and for a ``size_nets`` size that is not ``base_size·2^k`` with ``k >= 1``.
     """
 
     def __init__(self, base: nn.Module, rg: nn.Module, base_size: int = 4, freeze_base: bool = True,
-                 coarse_base: nn.Module | None = None, symmetrize: bool = False, coarse_size: int | None = None):
+                 coarse_base: nn.Module | None = None, symmetrize: bool = False, coarse_size: int | None = None,
+                 size_nets: Mapping[int, nn.Module] | None = None):
         super().__init__()
         self.base, self.rg, self.base_size = base, rg, base_size
         self.coarse_base = coarse_base
+        self.size_nets = nn.ModuleDict()
+        for n, net in (size_nets or {}).items():
+            try:
+                bad = isinstance(n, bool) or rg_steps(int(n), base_size) < 1 or int(n) != n
+            except (ShapeError, TypeError, ValueError):
+                bad = True
+            if bad:
+                raise ConfigError(f"size_nets: sizes must be base_size·2^k > {base_size}, got {n!r}")
+            for p in net.parameters():
+                p.requires_grad_(True)  # a copy of a frozen base starts frozen
+            self.size_nets[str(int(n))] = net
         coarse_size = base_size if coarse_size is None else coarse_size
         try:
             rg_steps(coarse_size, base_size)
@@ -506,6 +524,8 @@ class CompoundNet(nn.Module):
 
     def _plain(self, x: torch.Tensor) -> torch.Tensor:
         k = rg_steps(x.shape[1], self.base_size)
+        if str(x.shape[1]) in self.size_nets:
+            return self.size_nets[str(x.shape[1])](x)
         if k == 0 or self.coarse_base is None or x.shape[1] < self.coarse_size:
             return self.base(self.coarse_grain(x, k))
         return self.coarse_base(self.coarse_grain(x, rg_steps(x.shape[1], self.coarse_size)))
@@ -517,7 +537,8 @@ class CompoundNet(nn.Module):
 
 def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int = 4,
               base_kind: Literal["paper", "invariant"] = "paper", coarse_base: bool = False,
-              symmetrize: bool = False, coarse_size: int | None = None) -> CompoundNet:
+              symmetrize: bool = False, coarse_size: int | None = None,
+              size_nets: Sequence[int] = ()) -> CompoundNet:
     """Build ``base ∘ RG^k`` from keyword dicts (the form stored with saved weights).
 
     Parameters
@@ -536,13 +557,20 @@ def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int =
         :class:`CompoundNet`'s ``symmetrize`` (predictions averaged over the point symmetries).
     coarse_size : int, optional
         :class:`CompoundNet`'s ``coarse_size`` (the lattice size the coarse base reads; default ``base_size``).
+    size_nets : sequence of int, default ()
+        Sizes that get a base network of their own (same kind and arguments; :class:`CompoundNet`'s
+        ``size_nets``).
     """
     kinds = {"paper": BaseNet, "invariant": InvariantBaseNet}
     if base_kind not in kinds:
         raise ConfigError(f"base_kind must be 'paper' or 'invariant', got {base_kind!r}")
     second = kinds[base_kind](**(base or {})) if coarse_base else None
+    if isinstance(size_nets, (str, bytes)) or not isinstance(size_nets, Sequence):
+        raise ConfigError(f"size_nets must be a list of lattice sizes, got {size_nets!r}")
+    own = {n: kinds[base_kind](**(base or {})) for n in size_nets}
     return CompoundNet(kinds[base_kind](**(base or {})), Decimation() if rg is None else RGNet(**rg),
-                       base_size=base_size, coarse_base=second, symmetrize=symmetrize, coarse_size=coarse_size)
+                       base_size=base_size, coarse_base=second, symmetrize=symmetrize, coarse_size=coarse_size,
+                       size_nets=own)
 
 
 def chern_prediction(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
