@@ -301,6 +301,7 @@ def test_a_size_net_answers_its_size_only_and_round_trips(tmp_path):
     import copy
 
     from topoml.nets.rg import InvariantBaseNet, point_group_average
+    from topoml.train.trainer import chern_class_loss
 
     torch.manual_seed(0)
     base = InvariantBaseNet(width=8, blocks=1, hidden=8, head="classes")
@@ -308,7 +309,8 @@ def test_a_size_net_answers_its_size_only_and_round_trips(tmp_path):
     own = InvariantBaseNet(width=8, blocks=1, hidden=8, head="classes")  # other weights than the coarse base
     comp = CompoundNet(plain.base, plain.rg, coarse_base=plain.coarse_base, coarse_size=8, size_nets={8: own})
     assert all(p.requires_grad for p in own.parameters())
-    comp.eval(), plain.eval()
+    comp.eval()
+    plain.eval()
     x4, x8, x16, x32 = _lattices(4, 4), _lattices(4, 8), _lattices(4, 16), _lattices(2, 32)
     with torch.no_grad():
         assert torch.equal(comp(x8), own(x8))
@@ -335,9 +337,7 @@ def test_a_size_net_answers_its_size_only_and_round_trips(tmp_path):
     coarse_before = [p.clone() for p in comp.coarse_base.parameters()]
     rg_before = [p.clone() for p in comp.rg.parameters()]
     comp.train()
-    from topoml.train.trainer import chern_class_loss
-
-    tr = Trainer(comp, TrainConfig(epochs=1, batch_size=16, lr=0.05), tmp_path / "t2", loss=chern_class_loss)
+    tr = Trainer(comp, TrainConfig(epochs=1, batch_size=16, lr=0.05), tmp_path / "t", loss=chern_class_loss)
     before = [p.clone() for p in own.parameters()]
     tr.fit(tensor_batches(_lattices(64, 8), torch.ones(64, dtype=torch.long), 16))
     assert any(not torch.equal(a, b) for a, b in zip(before, own.parameters()))

@@ -620,13 +620,12 @@ def _stage_direct8(cfg, rd: RunDir, comp, start, data: _Data, progress: bool):
     which reads 8×8 lattices directly and, behind the RG network, the coarse-grained larger ones) trained on
     ``rg_train`` alone and selected by 8×8 accuracy; it becomes ``comp.size_nets[8]`` of the shipped compound
     ``comp``, so 8×8 lattices get their own network and every other size keeps its route (fine-tuning the
-    shared copy on 8×8 lattices pulls it away from 16×16: session-11 pilot). Returns the new compound and the
-    stage's result."""
+    shared copy on 8×8 lattices pulls it away from 16×16: session-11 pilot). Returns ``comp`` (with the new
+    network in place) and the stage's result."""
     import copy
 
     import torch
 
-    from topoml.nets.rg import CompoundNet
     from topoml.train.checkpoint import load_state_bytes
 
     net = copy.deepcopy(start)
@@ -645,10 +644,8 @@ def _stage_direct8(cfg, rd: RunDir, comp, start, data: _Data, progress: bool):
         rd.save_job("direct8", done)
     else:
         load_state_bytes(net, (folder / "best.safetensors").read_bytes())
-    net.eval()
-    new = CompoundNet(comp.base, comp.rg, comp.base_size, coarse_base=comp.coarse_base, symmetrize=comp.symmetrize,
-                      coarse_size=comp.coarse_size, size_nets={8: net})
-    return new, done
+    comp.size_nets["8"] = net.eval()
+    return comp, done
 
 
 def _stage_decimation(cfg, rd: RunDir, base, data: _Data):
