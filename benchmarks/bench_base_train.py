@@ -9,7 +9,9 @@ the symmetry augmentation of the batch included, forward pass under bfloat16 aut
 the index-gather periodic padding those sessions used), and the paper's architecture at width 256
 (BaseNet, 4.7 M parameters, regression; float32 and bfloat16) and at width 64 (narrow2022). Reports
 samples/s per network and the ratio to the paper's network in float32. The figure that transfers between
-machines is the ratio (bfloat16 gains need AMX or AVX-512-BF16).
+machines is the ratio (bfloat16 gains need AMX or AVX-512-BF16; a CPU without them emulates bfloat16 20-50x
+slower than float32, so the profile's `precision = "auto"` trains in float32 there, and the first line of the
+output says which one this machine gets).
 """
 
 import argparse
@@ -21,7 +23,7 @@ import torch
 from topoml.nets import rg
 from topoml.nets.registry import count_parameters
 from topoml.nets.rg import BaseNet, InvariantBaseNet
-from topoml.train.trainer import chern_class_loss, chern_loss, symmetry_augmented
+from topoml.train.trainer import chern_class_loss, chern_loss, native_bfloat16, resolve_precision, symmetry_augmented
 
 
 def _step_fn(net, loss, augment, bf16=False, gather_padding=False):
@@ -52,7 +54,7 @@ def _step_fn(net, loss, augment, bf16=False, gather_padding=False):
 def main() -> None:
     torch.manual_seed(0)
     nets = {
-        "invariant w96 x 6 blocks, classes, augmented, bfloat16 (default since session 8)":
+        "invariant w96 x 6 blocks, classes, augmented, bfloat16 (default since session 8, where native)":
             (InvariantBaseNet(width=96), chern_class_loss, True, True),
         "invariant w96 x 6 blocks, classes, augmented, float32": (InvariantBaseNet(width=96), chern_class_loss, True),
         "invariant w64 x 6 blocks, classes, augmented, float32":
@@ -74,7 +76,9 @@ def main() -> None:
             s()
             seconds[k] += time.perf_counter() - t
     ref = args.steps * args.batch / seconds["paper ResNet w256 depth 9, regression (the paper's)"]
-    print(f"threads {args.threads}, batch {args.batch}, {args.steps} steps each, load {os.getloadavg()[0]:.1f}")
+    print(f"threads {args.threads}, batch {args.batch}, {args.steps} steps each, load {os.getloadavg()[0]:.1f}, "
+          f"native bfloat16: {'yes' if native_bfloat16('cpu') else 'no'} "
+          f"(precision = \"auto\" trains in {resolve_precision('auto', 'cpu')} here)")
     print("| network | parameters | samples/s | vs the paper's |")
     print("|---|---|---|---|")
     for k, net in nets.items():

@@ -19,3 +19,4 @@ def test_one_round_prints_every_network_against_the_paper():
     assert len(rows) == 7
     assert any("(the paper's) | 4,728,065 |" in r and r.endswith("| 1.00x |") for r in rows)
     assert any("w96" in r and "bfloat16 (default" in r for r in rows)
+    assert "native bfloat16: " in p.stdout and 'precision = "auto" trains in ' in p.stdout

@@ -152,16 +152,18 @@ def test_stream_epochs_cover_the_passes_in_order():
 def test_classifier_learns_a_clean_phase_quickly(tmp_path):
     """A tiny classifier trained with the class loss beats 'always 0'."""
     tmp = tmp_path / "t"
-    x, av = sample_lattices(3000, SamplingSpec(lattice_size=4, averages="uniform"), rng=3, return_averages=True)
+    # 5,500 training lattices: with 2,500 the accuracy over torch seeds 0-3 spread over 0.86-0.91 on an AVX2 CPU
+    # (0.858 for seed 0, at the bar); with 5,500 it is 0.90-0.91 against 0.76 for "always 0"
+    x, av = sample_lattices(6000, SamplingSpec(lattice_size=4, averages="uniform"), rng=3, return_averages=True)
     y = bott_index(x).label
     torch.manual_seed(0)
     net = InvariantBaseNet(width=16, blocks=1, hidden=32)
     tr = Trainer(net, TrainConfig(epochs=12, batch_size=64, optimizer="adamw", lr=1e-2, schedule="onecycle",
                                   weight_decay=1e-4), folder=tmp,
                  loss=chern_class_loss)
-    tr.fit(symmetry_augmented(tensor_batches(x[:2500], y[:2500], 64, seed=1), seed=1))
-    acc = accuracy(_out(net.eval(), x[2500:]), y[2500:])
-    assert acc > np.mean(y[2500:] == 0) + 0.05
+    tr.fit(symmetry_augmented(tensor_batches(x[:5500], y[:5500], 64, seed=1), seed=1))
+    acc = accuracy(_out(net.eval(), x[5500:]), y[5500:])
+    assert acc > np.mean(y[5500:] == 0) + 0.05
 
 
 def test_baselines_and_breakdown():

@@ -209,3 +209,40 @@ def test_interleaved_alternates_sources_and_replays_each_epoch():
     assert src.n_samples == 12
     with pytest.raises(ConfigError):
         interleaved()
+
+
+def test_auto_precision_is_bfloat16_exactly_where_the_device_runs_it_natively(monkeypatch, tmp_path):
+    # "auto" resolves per device; a CPU without AMX/AVX-512-BF16 trains in float32 (emulated bfloat16 is 20-50x
+    # slower); the precision used is in every epoch record
+    import topoml.train.trainer as trainer_mod
+    from topoml.errors import ConfigError
+    from topoml.nets.rg import InvariantBaseNet
+    from topoml.train import native_bfloat16, resolve_precision
+    from topoml.train.trainer import chern_class_loss
+
+    assert resolve_precision("float32") == "float32" and resolve_precision("bfloat16") == "bfloat16"
+    assert resolve_precision("auto") == ("bfloat16" if native_bfloat16("cpu") else "float32")
+    assert native_bfloat16("meta") is False
+    with pytest.raises(ConfigError, match="precision"):
+        resolve_precision("float16")
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig(epochs=1, precision="half")
+    x = np.random.default_rng(0).normal(size=(64, 4, 4, 3)).astype(np.float32)
+    y = np.sign(x[..., 0].mean(axis=(1, 2))).astype(np.int64)
+    for native, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+        assert trainer_mod.native_bfloat16("cpu") is native
+        torch.manual_seed(0)
+        tr = Trainer(InvariantBaseNet(width=8, blocks=1, hidden=8),
+                     TrainConfig(epochs=1, batch_size=32, optimizer="adam", lr=1e-3, precision="auto"),
+                     tmp_path / expected, loss=chern_class_loss)
+        assert tr.precision == expected
+        tr.fit(tensor_batches(x, y, 32))
+        assert tr.history[0]["precision"] == expected
+    # the same weights and batches give bit-identical losses in float32 and under "auto" on a CPU without bfloat16
+    torch.manual_seed(0)
+    ref = Trainer(InvariantBaseNet(width=8, blocks=1, hidden=8),
+                  TrainConfig(epochs=1, batch_size=32, optimizer="adam", lr=1e-3), loss=chern_class_loss)
+    ref.fit(tensor_batches(x, y, 32))
+    assert ref.history[0]["train_loss"] == tr.history[0]["train_loss"]

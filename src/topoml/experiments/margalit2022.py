@@ -150,8 +150,9 @@ class StageSpec(StrictModel):
     # "auto": cross-entropy for a class head, the paper's |d| + d² for a regression head; "expected":
     # |d| + d² on a class head's expected Chern number (bounded gradients; chern_expected_loss)
     loss: Literal["auto", "expected"] = "auto"
-    # "bfloat16": forward passes of training under torch.autocast (TrainConfig.precision)
-    precision: Literal["float32", "bfloat16"] = "float32"
+    # "bfloat16": forward passes of training under torch.autocast; "auto": bfloat16 where the CPU/GPU runs it
+    # natively, float32 elsewhere (TrainConfig.precision)
+    precision: Literal["float32", "bfloat16", "auto"] = "float32"
 
 
 class AblationRow(StrictModel):

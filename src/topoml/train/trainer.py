@@ -220,10 +220,14 @@ class TrainConfig:
     fused : bool, default False
         The fused CPU kernel of Adam/AdamW (faster; rounds differently from the unfused one, so a run
         keeps the kernel it started with). zhang2018 and oriekhov2025 train with it.
-    precision : {"float32", "bfloat16"}, default "float32"
+    precision : {"float32", "bfloat16", "auto"}, default "float32"
         ``"bfloat16"``: the forward pass runs under ``torch.autocast`` in bfloat16 (matrix products and
         convolutions; AMX/AVX-512-BF16 CPUs run them several times faster), with float32 weights,
-        optimizer state and loss. Evaluation and prediction stay in float32.
+        optimizer state and loss. Evaluation and prediction stay in float32. CPUs without bfloat16
+        instructions emulate it, 20–50× slower than float32 (``benchmarks/bench_base_train.py``: 27 against
+        611 samples/s on an AVX2 EPYC); ``"auto"`` picks bfloat16 where the device runs it natively
+        (:func:`native_bfloat16`) and float32 elsewhere. The precision a run used is in every epoch record
+        (``"precision"``).
     """
 
     epochs: int
@@ -236,7 +240,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     l2: float = 0.0
     fused: bool = False
-    precision: Literal["float32", "bfloat16"] = "float32"
+    precision: Literal["float32", "bfloat16", "auto"] = "float32"
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
@@ -257,8 +261,37 @@ class TrainConfig:
             raise ConfigError(f"l2 must be >= 0, got {self.l2}")
         if self.fused and self.optimizer == "sgd":
             raise ConfigError("fused applies to the adam and adamw optimizers only")
-        if self.precision not in ("float32", "bfloat16"):
-            raise ConfigError(f"precision must be 'float32' or 'bfloat16', got {self.precision!r}")
+        if self.precision not in ("float32", "bfloat16", "auto"):
+            raise ConfigError(f"precision must be 'float32', 'bfloat16' or 'auto', got {self.precision!r}")
+
+
+def native_bfloat16(device: str | torch.device = "cpu") -> bool:
+    """Whether ``device`` runs bfloat16 matrix products and convolutions in hardware.
+
+    CUDA: ``torch.cuda.is_bf16_supported()``. CPU: AMX tiles or AVX-512-BF16 (as reported by PyTorch's
+    CPU feature detection); a CPU with neither emulates bfloat16 and trains 20–50× slower than in float32.
+    Any other device, or a PyTorch build without the detection: ``False``.
+    """
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if kind != "cpu":
+        return False
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(bool(p()) for p in probes if p is not None)
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
+    """The precision a :class:`TrainConfig` ``precision`` trains in on ``device``: ``"auto"`` becomes
+    ``"bfloat16"`` where :func:`native_bfloat16` and ``"float32"`` elsewhere; the others are returned as they are.
+
+    Raises :class:`~topoml.errors.ConfigError` for any other value.
+    """
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16(device) else "float32"
+    if precision not in ("float32", "bfloat16"):
+        raise ConfigError(f"precision must be 'float32', 'bfloat16' or 'auto', got {precision!r}")
+    return precision
 
 
 #: Hyper-parameters a checkpoint folder written before they existed is taken to have had.
@@ -514,6 +547,8 @@ class Trainer:
                 self.opt = adam(self.params, lr=config.lr, **kw, **({"fused": True} if config.fused else {}))
             except (RuntimeError, TypeError):  # pragma: no cover - no fused kernel on this build
                 self.opt = adam(self.params, lr=config.lr, **kw)
+        #: "float32" or "bfloat16": ``config.precision`` on this device (:func:`resolve_precision`)
+        self.precision = resolve_precision(config.precision, self.params[0].device)
         self.history: list[dict] = []
         self._best: bytes | None = None  # in memory (no folder)
 
@@ -632,7 +667,7 @@ class Trainer:
                 for g in self.opt.param_groups:
                     g["lr"] = self._lr(step, total)
                 self.opt.zero_grad(set_to_none=True)
-                if self.config.precision == "bfloat16":
+                if self.precision == "bfloat16":
                     with torch.autocast(self.params[0].device.type, dtype=torch.bfloat16):
                         out = run_net(self.net, xb).float()
                 else:
@@ -651,7 +686,8 @@ class Trainer:
             train_seconds = time.perf_counter() - t0
             metrics = self.evaluate(self.net) if self.evaluate is not None else {}
             record = {"epoch": epoch, "train_loss": running / max(count, 1), "samples": count,
-                      "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "metrics": metrics}
+                      "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "metrics": metrics,
+                      "precision": self.precision}
             self.history.append(record)
             best = self.best_epoch() == epoch
             if self.folder is None:
