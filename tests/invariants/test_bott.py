@@ -510,3 +510,52 @@ def test_public_exports():
     for name in ("bott_index", "bott_phase_diagram", "BottResult", "chern_number", "clean_chern_number", "fhs_chern_number"):
         assert name in inv.__all__ and hasattr(inv, name)
     assert "winding_number" in inv.__all__
+
+
+def test_bott_spectrum_sums_to_the_bott_value_and_holds_the_bdg_spectrum():
+    from topoml.data.sampling import SamplingSpec, sample_lattices
+    from topoml.invariants import bott_spectrum
+
+    g = np.random.default_rng(21)
+    for N, n in ((4, 40), (6, 5), (14, 1)):  # 14 > BATCH_MAX_N: one lattice per stacked call
+        x = sample_lattices(n, SamplingSpec(lattice_size=N, averages="uniform"), rng=g)
+        sp = bott_spectrum(x)
+        ref = bott_index(x, on_gapless="flag")
+        assert sp.phases.shape == sp.energies.shape == (n, N * N)
+        assert sp.phases.dtype == sp.energies.dtype == np.float64
+        assert np.all(np.diff(sp.phases, axis=-1) >= 0) and np.all(np.abs(sp.phases) <= np.pi)
+        np.testing.assert_allclose(sp.phases.sum(-1) / (2 * np.pi), ref.raw, atol=1e-9)
+        np.testing.assert_allclose(sp.energies[:, 0], ref.gap, rtol=1e-9, atol=1e-12)
+        E = np.linalg.eigvalsh(bdg_hamiltonian(x[0]))
+        np.testing.assert_allclose(sp.energies[0], np.sort(np.abs(E))[::2], atol=1e-9)
+        one = bott_spectrum(x[0])
+        assert one.phases.shape == (N * N,)
+        np.testing.assert_allclose(one.phases, sp.phases[0], atol=1e-12)
+
+
+def test_bott_spectrum_symmetries_and_workers():
+    # the facts the session-13 auxiliary targets rely on: translations and the transposition with t- -> -t- keep
+    # both spectra, mu -> -mu keeps the energies and negates the phases (ascending list negated and reversed)
+    from topoml.data.sampling import SamplingSpec, sample_lattices
+    from topoml.invariants import bott_spectrum
+
+    g = np.random.default_rng(5)
+    x = sample_lattices(300, SamplingSpec(lattice_size=4, averages="uniform"), rng=g)
+    sp = bott_spectrum(x)
+    for y in (np.roll(x, (1, 3), axis=(1, 2)), x.transpose(0, 2, 1, 3) * np.array([1.0, -1.0, 1.0])):
+        t = bott_spectrum(y)
+        np.testing.assert_allclose(t.phases, sp.phases, atol=1e-7)
+        np.testing.assert_allclose(t.energies, sp.energies, atol=1e-9)
+    m = bott_spectrum(x * np.array([-1.0, 1.0, 1.0]))
+    np.testing.assert_allclose(m.phases, -sp.phases[:, ::-1], atol=1e-7)
+    np.testing.assert_allclose(m.energies, sp.energies, atol=1e-9)
+    two = bott_spectrum(x, workers=2)
+    np.testing.assert_array_equal(two.phases, sp.phases)
+    np.testing.assert_array_equal(two.energies, sp.energies)
+    assert bott_spectrum(x[:0]).phases.shape == (0, 16)
+    with pytest.raises(ShapeError):
+        bott_spectrum(np.zeros((4, 5, 3)))
+    with pytest.raises(InputError):
+        bott_spectrum(np.full((4, 4, 3), np.nan))
+    with pytest.raises(InputError):
+        bott_spectrum(x, workers=0)
