@@ -224,8 +224,8 @@ class TrainConfig:
         ``"bfloat16"``: the forward pass runs under ``torch.autocast`` in bfloat16 (matrix products and
         convolutions; AMX/AVX-512-BF16 CPUs run them several times faster), with float32 weights,
         optimizer state and loss. Evaluation and prediction stay in float32. CPUs without bfloat16
-        instructions emulate it, 20–50× slower than float32 (``benchmarks/bench_base_train.py``: 27 against
-        611 samples/s on an AVX2 EPYC); ``"auto"`` picks bfloat16 where the device runs it natively
+        instructions emulate it, 20–50× slower than float32 (``benchmarks/bench_base_train.py``: 31 against
+        674 samples/s on an AVX2 EPYC); ``"auto"`` picks bfloat16 where the device runs it natively
         (:func:`native_bfloat16`) and float32 elsewhere. The precision a run used is in every epoch record
         (``"precision"``).
     """
