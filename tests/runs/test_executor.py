@@ -242,3 +242,27 @@ def test_ctrl_c_stops_the_pool_promptly_and_cleanly(tmp_path, engine):
     assert left == [], f"processes left after Ctrl-C: {left}"
     finished = [int(v) for v in done.read_text().split()]
     assert 2 <= len(finished) < 400 and len(set(finished)) == len(finished)
+
+
+def test_tornado_noise_of_cancelled_dask_futures_is_dropped_and_nothing_else():
+    # a Dask future cancelled on Ctrl-C may make tornado log "Exception in callback" with a FutureCancelledError
+    # traceback (a race; it once broke test_ctrl_c_stops_the_pool_promptly_and_cleanly[dask]); only that is dropped
+    import logging
+    import sys
+
+    from topoml.runs.executor import _DropCancelledFutures
+
+    class FutureCancelledError(Exception):
+        pass
+
+    def record(exc):
+        try:
+            raise exc
+        except Exception:
+            info = sys.exc_info()
+        return logging.LogRecord("tornado.application", logging.ERROR, __file__, 1, "Exception in callback", (), info)
+
+    f = _DropCancelledFutures()
+    assert f.filter(record(FutureCancelledError("cancelled"))) is False
+    assert f.filter(record(ValueError("a real error"))) is True
+    assert f.filter(logging.LogRecord("tornado.application", logging.ERROR, __file__, 1, "plain", (), None)) is True

@@ -392,6 +392,9 @@ class Executor:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ConfigError("engine 'dask' needs dask[distributed]: pip install 'topoml[dask]'") from None
+        tornado_log = logging.getLogger("tornado.application")
+        if not any(isinstance(f, _DropCancelledFutures) for f in tornado_log.filters):
+            tornado_log.addFilter(_DropCancelledFutures())
         if self.scheduler_address:
             try:
                 self._client = Client(self.scheduler_address, timeout="10s")
@@ -446,6 +449,16 @@ class Executor:
         except BaseException:
             self.close(abort=True)
             raise
+
+
+class _DropCancelledFutures:
+    """A logging filter for ``tornado.application``: drops the error (with a traceback) that tornado logs when a
+    Dask future we cancelled (Ctrl-C, or a task's error) is cancelled while distributed still forwards it; whether
+    it is logged depends on a race in the client's event loop, and it is no error of the user's."""
+
+    def filter(self, record) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (exc is not None and type(exc).__name__ == "FutureCancelledError")
 
 
 class _Run:
