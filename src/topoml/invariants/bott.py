@@ -374,14 +374,23 @@ def _check_workers(workers: int) -> int:
     return int(workers)
 
 
-def _run_chunks(x: np.ndarray, chunk: int, workers: int, executor) -> tuple[np.ndarray, np.ndarray]:
-    """Raw values and gaps of a validated batch, in chunks of ``chunk`` lattices on the run engine."""
-    pieces = [x[a : a + chunk] for a in range(0, x.shape[0], chunk)]
+def _default_chunk(N: int, n: int, workers: int, executor) -> int:
+    """Lattices per task: :func:`_chunk_size`, cut so that each worker gets at least two tasks when it helps."""
+    chunk = _chunk_size(N)
+    if workers > 1 or executor is not None:
+        par = workers if executor is None else getattr(executor, "workers", getattr(executor, "_max_workers", workers))
+        chunk = max(1, min(chunk, -(-n // (2 * par))))
+    return chunk
+
+
+def _run_chunks(x: np.ndarray, chunk: int, workers: int, executor, kernel=None) -> tuple[np.ndarray, np.ndarray]:
+    """The two outputs of ``kernel`` (default :func:`_bott_chunk`: raw values and gaps) over a validated batch,
+    in chunks of ``chunk`` lattices on the run engine, concatenated along the batch axis."""
+    kernel = _bott_chunk if kernel is None else kernel
+    pieces = [x[a : a + chunk] for a in range(0, x.shape[0], chunk)] or [x]
     engine = "process" if workers > 1 and len(pieces) > 1 else "serial"
-    out = runs.map(_bott_chunk, pieces, workers=min(workers, max(1, len(pieces))), engine=engine, executor=executor)
-    raw = np.concatenate([o[0] for o in out]) if out else np.zeros(0)
-    gap = np.concatenate([o[1] for o in out]) if out else np.zeros(0)
-    return raw, gap
+    out = runs.map(kernel, pieces, workers=min(workers, len(pieces)), engine=engine, executor=executor)
+    return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
 
 
 def _finish(raw: np.ndarray, gap: np.ndarray, shape: tuple[int, ...], min_gap: float, max_deviation: float,
@@ -506,10 +515,7 @@ def bott_index(
     xb = x[None] if single else x
     N = xb.shape[1]
     if chunk_size is None:
-        chunk = _chunk_size(N)
-        if workers > 1 or executor is not None:  # at least two tasks per worker when it helps
-            par = workers if executor is None else getattr(executor, "workers", getattr(executor, "_max_workers", workers))
-            chunk = max(1, min(chunk, -(-xb.shape[0] // (2 * par))))
+        chunk = _default_chunk(N, xb.shape[0], workers, executor)
     else:
         if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
             raise InputError(f"chunk_size must be a positive integer, got {chunk_size!r}")
@@ -595,14 +601,8 @@ def bott_spectrum(
     workers = _check_workers(workers)
     single = x.ndim == 3
     xb = np.ascontiguousarray(x[None] if single else x)
-    chunk = _chunk_size(xb.shape[1])
-    if workers > 1 or executor is not None:
-        chunk = max(1, min(chunk, -(-xb.shape[0] // (2 * workers))))
-    pieces = [xb[a : a + chunk] for a in range(0, xb.shape[0], chunk)] or [xb]
-    engine = "process" if workers > 1 and len(pieces) > 1 else "serial"
-    out = runs.map(_spectrum_chunk, pieces, workers=min(workers, len(pieces)), engine=engine, executor=executor)
-    phases = np.concatenate([o[0] for o in out])
-    energies = np.concatenate([o[1] for o in out])
+    chunk = _default_chunk(xb.shape[1], xb.shape[0], workers, executor)
+    phases, energies = _run_chunks(xb, chunk, workers, executor, _spectrum_chunk)
     return BottSpectrum(phases[0], energies[0]) if single else BottSpectrum(phases, energies)
 
 
