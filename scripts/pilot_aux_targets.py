@@ -10,7 +10,8 @@ The README's table "auxiliary targets" (margalit2022, session 13) comes from thi
 ``gen`` draws 4×4 lattices (``sample_lattices``) and stores the Bott label with the spectra behind it
 (:func:`topoml.invariants.bott_spectrum`: 16 Bott phases, 16 positive BdG energies). ``train`` trains the
 invariant base network (width 64, 6 blocks) with the default profile's base schedule (AdamW 2e-3, one-cycle with
-5 % warm-up, batch 256), float32, one pass over fresh lattices, no augmentation, plus a second head on the pooled
+5 % warm-up, batch 256), float32, one pass over fresh lattices, no augmentation (``--augment``: random exact
+symmetries per sample), plus a second head on the pooled
 features that regresses the standardized targets (loss = cross-entropy + weight · mean squared error); it appends
 the accuracy of the class head on the two test sets (plain and group-averaged) to ``DIR/results.jsonl``.
 """
@@ -40,7 +41,13 @@ def train(a) -> None:
     import torch.nn.functional as F
 
     from topoml.nets.rg import CHERN_CLASSES, InvariantBaseNet
+    from topoml.train.trainer import symmetry_augmented
 
+    def aug(src):
+        return symmetry_augmented(src, a.seed)
+
+    if a.augment and a.aux in ("phases", "both"):
+        raise SystemExit("--augment needs targets invariant under the symmetries: the Bott phases change sign with mu")
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
     d = np.load(f"{a.dir}/train1m.npz")
@@ -64,9 +71,13 @@ def train(a) -> None:
         for g in opt.param_groups:
             g["lr"] = lr
         idx = perm[step * B:(step + 1) * B]
-        h = net.pairs(F.relu(net.first(net._features(x[idx]))))
+        xb, yb = x[idx], y[idx]
+        if a.augment:  # random exact symmetries; the targets (spectra) are invariant, the label flips with mu
+            xb, yc = next(aug(lambda e: iter([(xb, (yb + CHERN_CLASSES[0]).float())]))(step))
+            yb = yc.long() - CHERN_CLASSES[0]
+        h = net.pairs(F.relu(net.first(net._features(xb))))
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
-        loss = F.cross_entropy(net.head(pooled), y[idx])
+        loss = F.cross_entropy(net.head(pooled), yb)
         if a.aux != "none" and a.weight > 0:
             loss = loss + a.weight * F.mse_loss(aux(pooled), A[idx])
         opt.zero_grad(set_to_none=True)
@@ -75,7 +86,7 @@ def train(a) -> None:
         if step % 500 == 0:
             print(f"{a.name} step {step}/{total} loss {loss.item():.4f} {time.time() - t0:.0f}s", flush=True)
     net.eval()
-    res = {"name": a.name, "aux": a.aux, "weight": a.weight, "seed": a.seed, "width": a.width, "samples": n,
+    res = {"name": a.name, "aux": a.aux, "augment": a.augment, "weight": a.weight, "seed": a.seed, "width": a.width, "samples": n,
            "train_s": time.time() - t0}
     with torch.no_grad():
         for name in ("test_u", "test_bb"):
@@ -110,5 +121,6 @@ if __name__ == "__main__":
     t.add_argument("--samples", type=int, default=500_000)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--augment", action="store_true", help="random exact symmetries per sample (symmetry_augmented)")
     args = ap.parse_args()
     gen(args) if args.cmd == "gen" else train(args)

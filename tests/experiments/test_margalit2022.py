@@ -52,6 +52,11 @@ def test_quick_profile_writes_run_directory(quick_run):
         pred, _ = chern_prediction(model.base(torch.as_tensor(x, dtype=torch.float32)))
     acc = float(np.mean(pred.numpy() == y))
     assert s["base"]["acc4"] == pytest.approx(acc, abs=1e-12) == s["final"]["test4"]["accuracy_plain"]
+    # the quick base stage trains with auxiliary targets: its checkpoint holds the auxiliary head, the model does not
+    from safetensors.torch import load_file
+
+    stage = load_file(out / "jobs" / "base" / "best.safetensors")
+    assert any(k.startswith("aux.") for k in stage) and not any("aux" in k for k in load_file(out / "model.safetensors"))
     # the shipped model predicts group-averaged (quick profile: symmetrize = true), as the final table says
     assert model.symmetrize is True and s["symmetrize"] is True
     with torch.no_grad():
@@ -276,6 +281,18 @@ def test_config_errors():
     with pytest.raises(ConfigError, match="ablation.x: loss 'expected'"):
         load_config("quick", {"ablation.x.base_net": {"head": "regression"}, "ablation.x.base": {"loss": "expected"}})
     assert load_config("quick", {"rg.loss": "expected"}).rg.loss == "expected"
+    # auxiliary targets: the base stage (and its ablation rows) of an invariant base network only
+    assert load_config("quick").base.auxiliary and not load_config("quick", {"base.aux_weight": 0.0}).base.auxiliary
+    with pytest.raises(ConfigError, match="stage 'rg': aux_targets are an option of the base stage only"):
+        load_config("quick", {"rg.aux_targets": "energies"})
+    with pytest.raises(ConfigError, match="aux_targets need an invariant base network"):
+        load_config("quick", {"base_net.kind": "paper"})
+    with pytest.raises(ConfigError, match="ablation.x: aux_targets need an invariant base network"):
+        load_config("quick", {"ablation.x.base_net": {"kind": "paper"}})
+    with pytest.raises(ConfigError, match="aux_weight"):
+        load_config("quick", {"base.aux_weight": -1.0})
+    with pytest.raises(ConfigError, match="aux_targets"):
+        load_config("quick", {"base.aux_targets": "phases"})
     with pytest.raises(ConfigError, match="sampling.alpah: Extra inputs"):
         load_config("quick", {"data.train4.sampling": {"alpah": 0.05}})
     with pytest.raises(ConfigError, match="sampling.lattice_size: set it on the dataset itself"):
@@ -382,6 +399,8 @@ def _same_weights(model_file, stage_file) -> bool:
     from safetensors.torch import load_file
 
     a, b = load_file(model_file), load_file(stage_file)
+    if any(k.startswith("aux.") for k in b):  # a stage trained with auxiliary targets saves the AuxiliaryHead view
+        b = {k[4:]: v for k, v in b.items() if k.startswith("net.")}
     return a.keys() == b.keys() and all(a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]) for k in a)
 
 

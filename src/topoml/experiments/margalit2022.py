@@ -153,6 +153,22 @@ class StageSpec(StrictModel):
     # "bfloat16": forward passes of training under torch.autocast; "auto": bfloat16 where the CPU/GPU runs it
     # natively, float32 elsewhere (TrainConfig.precision)
     precision: Literal["float32", "bfloat16", "auto"] = "float32"
+    # base stage of an invariant base network only: a second head regresses the lattice's BdG energies,
+    # standardized (AuxiliaryHead, StandardizedEnergies); loss = the class loss + aux_weight · their MSE
+    aux_targets: Literal["none", "energies"] = "none"
+    aux_weight: float = 1.0
+
+    @field_validator("aux_weight")
+    @classmethod
+    def _weight(cls, v: float) -> float:
+        if not (v >= 0 and math.isfinite(v)):
+            raise ValueError(f"must be >= 0, got {v}")
+        return v
+
+    @property
+    def auxiliary(self) -> bool:
+        """Whether this stage trains with auxiliary targets."""
+        return self.aux_targets != "none" and self.aux_weight > 0
 
 
 class AblationRow(StrictModel):
@@ -267,6 +283,8 @@ class Margalit2022Config(StrictModel):
                 raise ConfigError(f"ablation.{name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
             if st.loss == "expected" and not spec.class_head:
                 raise ConfigError(f"ablation.{name}: loss 'expected' needs a class-head base network")
+            if st.aux_targets != "none" and spec.kind != "invariant":
+                raise ConfigError(f"ablation.{name}: aux_targets need an invariant base network (kind = 'invariant')")
         for name, rg_row in self.rg_ablation.items():
             rg_row.resolve(self, name)
         for k, d in self.data.items():
@@ -296,6 +314,11 @@ class Margalit2022Config(StrictModel):
             if getattr(self, name).loss == "expected" and not self.base_net.class_head:
                 raise ConfigError(f"stage '{name}': loss 'expected' needs a class-head base network "
                                   "(base_net.kind = 'invariant', head = 'classes')")
+        for name in ("rg_init", "rg", "rg_scratch", "tied", "joint", "joint_tied", "direct8", "averages"):
+            if getattr(self, name).aux_targets != "none":
+                raise ConfigError(f"stage '{name}': aux_targets are an option of the base stage only")
+        if self.base.aux_targets != "none" and self.base_net.kind != "invariant":
+            raise ConfigError("base.aux_targets need an invariant base network (base_net.kind = 'invariant')")
         if self.rg_init.samples_per_epoch < 1:
             raise ConfigError("rg_init.samples_per_epoch must be >= 1")
         if self.tied.epochs < 0 or not self.init_range > 0 or self.phase_diagram_stride < 1:
@@ -425,27 +448,50 @@ def _training_set(data, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]
     return (xs[0], ys[0]) if len(xs) == 1 else (np.concatenate(xs), np.concatenate(ys))
 
 
+#: lattices at the head of the training set that fix the standardization of auxiliary targets
+AUX_REFERENCE = 20_000
+
+
+def _training_view(net, st: StageSpec, size: int = 4):
+    """What the trainer of stage ``st`` optimizes and checkpoints: ``net``, or with auxiliary targets ``net``
+    inside an :class:`~topoml.nets.rg.AuxiliaryHead` (whose ``best.safetensors`` holds both heads)."""
+    from topoml.nets.rg import AuxiliaryHead
+
+    if not st.auxiliary:
+        return net
+    return AuxiliaryHead(net, outputs=size * size)  # the N² positive BdG energies
+
+
 def fit_4x4(net, st: StageSpec, seed: int, folder: Path, data, stage: str, progress: bool, *,
             loss=None, train: tuple[str, ...] = ("train4",), size: int = 4) -> dict:
     """The 4×4 training stage (base network, ablation rows, averages baseline; also ``topoml train base``), and
     any network that reads lattices of one ``size`` directly (``direct8``: ``size = 8``).
 
     Trains ``net`` on the ``size``×``size`` sets ``train`` of ``data`` (a mapping name → (inputs, labels), e.g. a
-    dict) with ``loss`` (default |d| + d²; symmetry augmentation if ``st.augment``) and keeps the epoch with the
+    dict) with ``loss`` (default |d| + d²; symmetry augmentation if ``st.augment``; with ``st.aux_targets`` a second
+    head regresses the lattices' BdG energies, standardized on the first :data:`AUX_REFERENCE` training lattices,
+    and is dropped afterwards: ``net`` is what is scored and returned) and keeps the epoch with the
     best test accuracy (``acc{size}``, on ``data[f"test{size}"]``; the lowest training loss without that set);
     the boundary-biased ``test{size}_bb`` accuracy is recorded too when that set exists. Checkpoints and
     resume in ``folder``. Returns the stage's result (best epoch, its metrics, history)."""
-    from topoml.train.trainer import Trainer, chern_loss, symmetry_augmented, tensor_batches
+    from topoml.train.trainer import (StandardizedEnergies, Trainer, auxiliary_loss, auxiliary_targets, chern_loss,
+                                      symmetry_augmented, tensor_batches)
 
-    def evaluate(n) -> dict:
-        return {f"acc{size}{s}": _accuracy(n, data, f"test{size}{s}") for s in ("", "_bb") if f"test{size}{s}" in data}
+    def evaluate(_) -> dict:  # ``net`` itself, not the training view of an auxiliary head
+        return {f"acc{size}{s}": _accuracy(net, data, f"test{size}{s}") for s in ("", "_bb") if f"test{size}{s}" in data}
 
-    trainer = Trainer(net, _train_config(st, seed), folder, loss=loss or chern_loss, evaluate=evaluate,
-                      select=f"acc{size}" if f"test{size}" in data else None)
     x, y = _training_set(data, train)
+    model, loss = _training_view(net, st, size), loss or chern_loss
+    if st.auxiliary:
+        targets = StandardizedEnergies(x[:AUX_REFERENCE])
+        loss = auxiliary_loss(loss, size * size, st.aux_weight)
+    trainer = Trainer(model, _train_config(st, seed), folder, loss=loss, evaluate=evaluate,
+                      select=f"acc{size}" if f"test{size}" in data else None)
     source = tensor_batches(x, y, st.batch_size, seed, samples_per_epoch=st.samples_per_epoch or None)
     if st.augment:
         source = symmetry_augmented(source, seed)
+    if st.auxiliary:
+        source = auxiliary_targets(source, targets)
     trainer.fit(source, on_epoch=_epoch_printer(stage, progress), progress=progress)
     best = trainer.load_best()
     seen = sum(r["samples"] for r in trainer.history)
@@ -466,7 +512,7 @@ def _stage_base(cfg, rd: RunDir, data: _Data, progress: bool):
     done = rd.job_result("base")
     folder = rd.job_dir("base")
     if done is not None:
-        load_state_bytes(net, (folder / "best.safetensors").read_bytes())
+        load_state_bytes(_training_view(net, cfg.base), (folder / "best.safetensors").read_bytes())
         return net, done
     t0 = time.time()
     result = {**fit_4x4(net, cfg.base, seed, folder, data, "base", progress, loss=_loss(cfg.base_net.class_head, cfg.base),

@@ -67,6 +67,7 @@ __all__ = [
     "normal_block",
     "pairing_block",
     "bdg_hamiltonian",
+    "bdg_energies",
     "majorana_hamiltonian",
     "bloch_hamiltonian",
     "LatticeSymmetry",
@@ -406,6 +407,35 @@ def bdg_hamiltonian(x: np.ndarray, *, sparse: bool = False) -> np.ndarray | sp.c
     H[..., :n, n:] = D
     H[..., n:, :n] = -D.conj()  # D† = −D* for antisymmetric D
     return H
+
+
+def bdg_energies(x: np.ndarray) -> np.ndarray:
+    """The non-negative half of the BdG spectrum of one lattice or a batch (paper Eq. 1), ascending.
+
+    The BdG spectrum is symmetric (``E → −E``, particle-hole symmetry), so these ``N²`` energies are all of it;
+    ``[..., 0]`` is the gap of a periodic lattice. The same numbers as :attr:`topoml.invariants.BottSpectrum.energies`
+    (there from the Majorana form, here from ``eigvalsh`` of :func:`bdg_hamiltonian`, which is faster when the
+    occupied states are not needed). Invariant under the label's exact symmetries (:func:`symmetry_group`), so
+    a dense, symmetry-blind target for networks that learn the label (``StageSpec.aux_targets`` of margalit2022).
+
+    Parameters
+    ----------
+    x : array_like of shape (N, N, 3) or (n, N, N, 3)
+        Per-site ``(mu, t_minus, delta)`` (units of ``t₊ = 1``). Dense: ``2N² × 2N²`` per lattice.
+
+    Returns
+    -------
+    ndarray of float64, shape (N²,) or (n, N²)
+        Units of ``t₊``.
+
+    Raises
+    ------
+    ShapeError, InputError
+        See :func:`check_lattice`.
+    """
+    x = check_lattice(x)
+    n = x.shape[-2] ** 2
+    return np.linalg.eigvalsh(bdg_hamiltonian(x))[..., n:]
 
 
 def _bdg_sparse(x: np.ndarray):

@@ -56,6 +56,7 @@ __all__ = [
     "chern_net",
     "AveragesNet",
     "InvariantBaseNet",
+    "AuxiliaryHead",
     "CHERN_CLASSES",
     "chern_prediction",
     "transpose_lattice",
@@ -370,14 +371,71 @@ class InvariantBaseNet(nn.Module):
         h = torch.cat([(x - self.centre) / self.half_range, (x - mean) / self.dwidth], dim=-1)
         return h.permute(0, 3, 1, 2)
 
-    def _raw(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The translation-invariant features the head reads: ``(batch, N, N, 3) → (batch, 2·width)`` (the
+        global mean and max of the last block's channels). ``x`` is not checked (see :meth:`forward`)."""
         h = self.pairs(F.relu(self.first(self._features(x))))
-        out = self.head(torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1))
+        return torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+
+    def read_out(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The head on :meth:`pooled` features: ``(batch, 5)`` logits or ``(batch,)`` regression outputs."""
+        out = self.head(pooled)
         return out.squeeze(-1) if self.config["head"] == "regression" else out
+
+    def _raw(self, x: torch.Tensor) -> torch.Tensor:
+        return self.read_out(self.pooled(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = check_lattice_batch(x)
         return point_group_average(self._raw, x) if self.symmetrize else self._raw(x)
+
+
+class AuxiliaryHead(nn.Module):
+    """An :class:`InvariantBaseNet` with a second head that regresses dense auxiliary targets (a training view;
+    not in the paper).
+
+    The label of a 4×4 lattice is one integer; its BdG spectrum (:func:`topoml.hamiltonians.pip.bdg_energies`) is
+    16 numbers that the same disorder pattern decides and that share the label's symmetries. Regressing them
+    from the pooled features beside the class head is auxiliary-task learning (Caruana, Mach. Learn. 28, 41
+    (1997)): measured for this network (README, margalit2022, session 13) it roughly halved the training
+    samples needed for a given accuracy. The auxiliary head is used in training only: the wrapped ``net`` is
+    the network that is evaluated, saved and shipped, unchanged.
+
+    Parameters
+    ----------
+    net : InvariantBaseNet
+        Trained through this view (its parameters are this module's ``net.*`` ones).
+    outputs : int >= 1
+        Number of auxiliary targets (16 for the BdG energies of a 4×4 lattice).
+    hidden : int, default 128
+        Hidden units of the auxiliary head (``Linear(2·width, hidden) → ReLU → Linear(hidden, outputs)``).
+
+    ``forward``: lattices ``(batch, N, N, 3)`` → ``(batch, k + outputs)``, the ``k`` outputs of ``net`` (5 logits,
+    or 1 regression value) followed by the auxiliary predictions, which :func:`topoml.train.auxiliary_loss`
+    splits. With ``net.symmetrize`` the first part is ``net``'s group-averaged output and the trunk runs once
+    more for the auxiliary part.
+
+    Raises :class:`~topoml.errors.ConfigError` for a ``net`` that is not an :class:`InvariantBaseNet` or bad sizes.
+    """
+
+    def __init__(self, net: InvariantBaseNet, outputs: int, hidden: int = 128):
+        super().__init__()
+        if not isinstance(net, InvariantBaseNet):
+            raise ConfigError(f"auxiliary targets need an InvariantBaseNet, got {type(net).__name__}")
+        _check_width(outputs, "outputs")
+        _check_width(hidden, "hidden")
+        self.net = net
+        self.config = {"outputs": outputs, "hidden": hidden}
+        self.aux = nn.Sequential(nn.Linear(2 * net.config["width"], hidden), nn.ReLU(), nn.Linear(hidden, outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_lattice_batch(x)
+        if self.net.symmetrize:
+            out, p = self.net(x), self.net.pooled(x)
+        else:
+            p = self.net.pooled(x)
+            out = self.net.read_out(p)
+        return torch.cat([out.reshape(len(x), -1), self.aux(p)], dim=1)
 
 
 def point_group_average(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:

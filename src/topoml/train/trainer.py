@@ -188,6 +188,39 @@ def chern_expected_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Ten
     return (d.abs() + d * d).mean()
 
 
+def auxiliary_loss(loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], outputs: int, weight: float = 1.0
+                   ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The loss of a network with an auxiliary head (:class:`topoml.nets.rg.AuxiliaryHead`): ``loss`` on the main
+    outputs and labels plus ``weight`` · the mean squared error of the auxiliary outputs.
+
+    The returned callable takes ``pred`` of shape ``(batch, k + outputs)`` (the main outputs, then the auxiliary
+    ones; ``k = 1`` is passed on as ``(batch,)``) and ``target`` of shape ``(batch, 1 + outputs)`` (the label,
+    then the auxiliary targets, as :func:`auxiliary_targets` yields them).
+
+    Raises
+    ------
+    ConfigError
+        ``outputs < 1`` or ``weight`` negative or not finite.
+    ShapeError
+        (from the callable) ``pred`` or ``target`` of other shapes.
+    """
+    if isinstance(outputs, bool) or not isinstance(outputs, int) or outputs < 1:
+        raise ConfigError(f"outputs must be an integer >= 1, got {outputs!r}")
+    if not (weight >= 0 and math.isfinite(weight)):
+        raise ConfigError(f"weight must be >= 0, got {weight}")
+
+    def total(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if (pred.dim() != 2 or target.dim() != 2 or pred.shape[1] <= outputs or target.shape[1] != 1 + outputs
+                or len(pred) != len(target)):
+            raise ShapeError(f"need outputs (batch, k + {outputs}) and targets (batch, {1 + outputs}), "
+                             f"got {tuple(pred.shape)} and {tuple(target.shape)}")
+        main = pred[:, :-outputs]
+        main = main[:, 0] if main.shape[1] == 1 else main
+        return loss(main, target[:, 0]) + weight * torch.mean((pred[:, -outputs:] - target[:, 1:]) ** 2)
+
+    return total
+
+
 def l2_penalty(net: nn.Module) -> torch.Tensor:
     """``Σ ||W||²`` over the weight tensors (dim >= 2) of ``net`` (zhang2018 Fig. 4's regularizer)."""
     return sum((p.pow(2).sum() for p in net.parameters() if p.dim() >= 2), torch.zeros(()))
@@ -438,6 +471,61 @@ def symmetry_augmented(source: BatchSource, seed: int = 0, *, translations: bool
             x = torch.where(tr[:, None, None, None], transpose_lattice(x), x)
             sign = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0).to(x.dtype)
             yield negate_mu(x, sign), y * sign.to(y.dtype)
+
+    batches.n_samples = getattr(source, "n_samples", None)  # type: ignore[attr-defined]
+    return batches
+
+
+class StandardizedEnergies:
+    """Auxiliary targets of p+ip lattices: their BdG energies (:func:`topoml.hamiltonians.pip.bdg_energies`),
+    standardized per index (``(E_k − mean_k) / std_k``) with the mean and standard deviation of a reference sample.
+
+    Parameters
+    ----------
+    reference : array of shape (n, N, N, 3)
+        Lattices that fix the standardization (the first lattices of the training set, say), ``n >= 2``.
+
+    Calling it on lattices ``(batch, N, N, 3)`` (a float tensor) returns float32 targets ``(batch, N²)``. The
+    energies are exact invariants of the label's symmetries (``tests/hamiltonians/test_pip.py``), so the targets
+    of an augmented lattice are those of the original.
+
+    Raises
+    ------
+    ShapeError, InputError
+        A reference that is not a batch of at least 2 lattices (:func:`topoml.hamiltonians.pip.check_lattice`),
+        or (calling) lattices of another size.
+    """
+
+    def __init__(self, reference: np.ndarray):
+        from topoml.hamiltonians.pip import bdg_energies, check_lattice
+
+        reference = check_lattice(reference, batch=True, name="reference")
+        if len(reference) < 2:
+            raise ShapeError(f"need a reference sample of at least 2 lattices, got {len(reference)}")
+        e = bdg_energies(reference)
+        self.size = reference.shape[1]
+        self.mean = e.mean(axis=0)
+        self.std = np.maximum(e.std(axis=0), 1e-6)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        from topoml.hamiltonians.pip import bdg_energies
+
+        if x.dim() != 4 or x.shape[1] != self.size:
+            raise ShapeError(f"need lattices ({self.size}, {self.size}, 3) as the reference, got {tuple(x.shape)}")
+        e = bdg_energies(x.detach().double().cpu().numpy())
+        return torch.from_numpy(((e - self.mean) / self.std).astype(np.float32))
+
+
+def auxiliary_targets(source: BatchSource, targets: Callable[[torch.Tensor], torch.Tensor]) -> BatchSource:
+    """Wrap a batch source of ``(lattices, labels)``: yield ``(lattices, [label, targets(lattices)])``, targets of
+    shape ``(batch, 1 + k)`` (the label in column 0), for :func:`auxiliary_loss`. Put it after
+    :func:`symmetry_augmented` so that the targets are those of the lattices the network sees. Epoch ``e`` is made
+    of epoch ``e`` of ``source``, so it resumes like it."""
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for x, y in source(epoch):
+            a = targets(x)
+            yield x, torch.cat([y.reshape(len(y), 1).to(a.dtype), a], dim=1)
 
     batches.n_samples = getattr(source, "n_samples", None)  # type: ignore[attr-defined]
     return batches
