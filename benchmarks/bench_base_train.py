@@ -5,7 +5,8 @@
 Compares, in one run and interleaved (so that machine load hits every network alike), the default
 base network of `topoml reproduce margalit2022` (InvariantBaseNet, width 96, 6 blocks, class head, with
 the symmetry augmentation of the batch included, forward pass under bfloat16 autocast: `precision =
-"bfloat16"`) against the same network in float32, the sessions 5-7 default (width 64, float32; also with
+"bfloat16"`) against the same network in float32 (also with the BdG energies of every batch as auxiliary
+targets, their eigvalsh included: `aux_targets = "energies"`), the sessions 5-7 default (width 64, float32; also with
 the index-gather periodic padding those sessions used), and the paper's architecture at width 256
 (BaseNet, 4.7 M parameters, regression; float32 and bfloat16) and at width 64 (narrow2022). Reports
 samples/s per network and the ratio to the paper's network in float32. The figure that transfers between
@@ -22,19 +23,22 @@ import torch
 
 from topoml.nets import rg
 from topoml.nets.registry import count_parameters
-from topoml.nets.rg import BaseNet, InvariantBaseNet
-from topoml.train.trainer import chern_class_loss, chern_loss, native_bfloat16, resolve_precision, symmetry_augmented
+from topoml.nets.rg import AuxiliaryHead, BaseNet, InvariantBaseNet
+from topoml.train.trainer import (StandardizedEnergies, auxiliary_loss, auxiliary_targets, chern_class_loss, chern_loss,
+                                  native_bfloat16, resolve_precision, symmetry_augmented)
 
 
-def _step_fn(net, loss, augment, bf16=False, gather_padding=False):
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-
+def _step_fn(net, loss, augment, bf16=False, gather_padding=False, aux=False):
     def source(_epoch):
         yield x, y
 
     x = torch.randn(args.batch, 4, 4, 3)
     y = torch.randint(-1, 2, (args.batch,)).float()
     aug = symmetry_augmented(source, seed=0) if augment else source
+    if aux:  # the BdG energies of every batch (eigvalsh) and the second head
+        net, loss = AuxiliaryHead(net, 16), auxiliary_loss(loss, 16)
+        aug = auxiliary_targets(aug, StandardizedEnergies(x.double().numpy()))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
 
     def step():
         if gather_padding:  # the periodic padding of sessions 5-7 (index gather at every size)
@@ -57,6 +61,8 @@ def main() -> None:
         "invariant w96 x 6 blocks, classes, augmented, bfloat16 (default since session 8, where native)":
             (InvariantBaseNet(width=96), chern_class_loss, True, True),
         "invariant w96 x 6 blocks, classes, augmented, float32": (InvariantBaseNet(width=96), chern_class_loss, True),
+        "invariant w96 x 6 blocks, classes, augmented, float32, + BdG-energy auxiliary targets (session 14)":
+            (InvariantBaseNet(width=96), chern_class_loss, True, False, False, True),
         "invariant w64 x 6 blocks, classes, augmented, float32":
             (InvariantBaseNet(), chern_class_loss, True),
         "invariant w64 x 6 blocks, classes, augmented, float32, index-gather padding (sessions 5-7)":
