@@ -109,6 +109,12 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert set(s["ablation"]) == {"paper", "invariant_regression"}
     assert s["ablation"]["paper"]["net"]["kind"] == "paper" and s["ablation"]["paper"]["stage"]["augment"] is False
     assert "## Base-network ablation" in report and "| 16×16 |" in report
+    # the regression row inherits the quick base stage's auxiliary targets, the paper row switches them off
+    assert s["ablation"]["invariant_regression"]["stage"]["aux_targets"] == "energies"
+    rows = {line.split(" | ")[0][2:]: line for line in report.splitlines() if line.startswith(("| paper | paper ResNet",
+                                                                                              "| invariant_regression |"))}
+    assert "+ 1 × MSE of the BdG energies (auxiliary head)" in rows["invariant_regression"]
+    assert "BdG" not in rows["paper"]
     # RG ablation: the skip row starts as decimation (no pre-training job) and is scored like the rg stage
     row = s["rg_ablation"]["averages_skip"]
     assert row["net"]["skip"] == "averages" and row["init_samples"] == 0 and set(row["selected"]) >= {"acc8", "acc16"}

@@ -1247,6 +1247,8 @@ def format_ablation_table(summary: dict) -> str:
         desc = _net_desc(net)
         head = ("classes / cross-entropy" if net["head"] == "classes" else "regression / \\|d\\| + d²") \
             if net["kind"] == "invariant" else "regression / \\|d\\| + d²"
+        if r["stage"].get("aux_targets", "none") != "none" and r["stage"].get("aux_weight", 1.0) > 0:
+            head += f" + {r['stage']['aux_weight']:g} × MSE of the BdG energies (auxiliary head)"
         lines.append(f"| {name} | {desc} | {head} | {'yes' if r['stage']['augment'] else 'no'} | "
                      f"{' + '.join(r['train'])} | {r['samples_seen']:,} | {r['parameters']:,} | {_pct(r['acc4'])} | "
                      f"{_pct(r.get('acc4_bb'))} |")
