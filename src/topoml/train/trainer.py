@@ -486,7 +486,7 @@ class StandardizedEnergies:
         Lattices that fix the standardization (the first lattices of the training set, say), ``n >= 2``.
 
     Calling it on lattices ``(batch, N, N, 3)`` (a float tensor) returns float32 targets ``(batch, N²)``. The
-    energies are exact invariants of the label's symmetries (``tests/hamiltonians/test_pip.py``), so the targets
+    energies are exact invariants of the label's symmetries (``tests/train/test_auxiliary.py``), so the targets
     of an augmented lattice are those of the original.
 
     Raises
