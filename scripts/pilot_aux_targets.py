@@ -6,6 +6,9 @@ The README's table "auxiliary targets" (margalit2022, session 13) comes from thi
     python scripts/pilot_aux_targets.py gen DIR/test_u.npz 50000 13002 uniform --workers 2
     python scripts/pilot_aux_targets.py gen DIR/test_bb.npz 50000 13003 boundary_biased --workers 2
     python scripts/pilot_aux_targets.py train DIR r1_spec --aux energies --weight 1 --samples 500000
+    python scripts/pilot_aux_targets.py gen DIR/train1m_b.npz 1000000 14001 boundary_biased --workers 2  # session 14
+    python scripts/pilot_aux_targets.py train DIR r3_energies_2m --aux energies --augment --samples 2000000 \
+        --train train1m.npz,train1m_b.npz
 
 ``gen`` draws 4×4 lattices (``sample_lattices``) and stores the Bott label with the spectra behind it
 (:func:`topoml.invariants.bott_spectrum`: 16 Bott phases, 16 positive BdG energies). ``train`` trains the
@@ -50,7 +53,8 @@ def train(a) -> None:
         raise SystemExit("--augment needs targets invariant under the symmetries: the Bott phases change sign with mu")
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
-    d = np.load(f"{a.dir}/train1m.npz")
+    parts = [np.load(f"{a.dir}/{f}") for f in a.train.split(",")]
+    d = {k: np.concatenate([p[k] for p in parts]) for k in ("x", "y", "energies", "phases")}
     x = torch.from_numpy(d["x"])
     y = torch.from_numpy(d["y"] - CHERN_CLASSES[0])
     targets = {"none": np.zeros((len(x), 1), np.float32), "energies": d["energies"], "phases": d["phases"],
@@ -114,6 +118,7 @@ if __name__ == "__main__":
     t = sub.add_parser("train")
     t.add_argument("dir")
     t.add_argument("name")
+    t.add_argument("--train", default="train1m.npz", help="training files in DIR, comma-separated (concatenated)")
     t.add_argument("--aux", choices=["none", "energies", "phases", "both"], default="none")
     t.add_argument("--weight", type=float, default=1.0)
     t.add_argument("--seed", type=int, default=0)
