@@ -16,7 +16,17 @@ def test_one_round_prints_every_network_against_the_paper():
                        env=child_env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and "samples/s" not in line]
-    assert len(rows) == 7
+    assert len(rows) == 8
     assert any("(the paper's) | 4,728,065 |" in r and r.endswith("| 1.00x |") for r in rows)
     assert any("w96" in r and "bfloat16 (default" in r for r in rows)
+    assert any("w96" in r and "auxiliary targets" in r for r in rows)
     assert "native bfloat16: " in p.stdout and 'precision = "auto" trains in ' in p.stdout
+
+
+def test_float32_only_leaves_out_the_bfloat16_rows():
+    p = subprocess.run([sys.executable, str(SCRIPT), "--threads", "1", "--batch", "8", "--steps", "1", "--float32-only"],
+                       env=child_env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and "samples/s" not in line]
+    assert len(rows) == 6 and not any("bfloat16" in r for r in rows)
+    assert any("(the paper's) | 4,728,065 |" in r and r.endswith("| 1.00x |") for r in rows)
