@@ -1,6 +1,7 @@
-"""Pilot of session 13 (issue 10): dense auxiliary targets for the 4×4 base network. Not the maintained path.
+"""Pilot of sessions 13-14 (issue 10): dense auxiliary targets for the 4×4 base network. The maintained path is the
+base stage's ``aux_targets`` (``topoml.nets.rg.AuxiliaryHead``, ``topoml.train.auxiliary_loss``).
 
-The README's table "auxiliary targets" (margalit2022, session 13) comes from this script. Usage:
+The README's tables "auxiliary targets" (margalit2022, sessions 13 and 14) come from this script. Usage:
 
     python scripts/pilot_aux_targets.py gen DIR/train1m.npz 1000000 13001 boundary_biased --workers 2
     python scripts/pilot_aux_targets.py gen DIR/test_u.npz 50000 13002 uniform --workers 2
