@@ -50,7 +50,7 @@ def _packaged_accuracy_text() -> str:
                  else " on uniform Bott-labelled test sets"
                  + (f" (the {meta['stage']} stage selected its epoch on the 16x16 set)" if "stage" in meta else ""))
         return ("Packaged weights (" + str(meta.get("source", "?")) + f", profile {meta.get('profile', '?')}): accuracy "
-                + ", ".join(f"{100 * acc[k]:.1f} % at {k}x{k}" for k in sizes) + where
+                + ", ".join(f"{100 * acc[k]:.2f} % at {k}x{k}" for k in sizes) + where
                 + ("; predictions averaged over the point symmetries" if meta.get("symmetrize") else "") + ".")
     except (CheckpointError, KeyError, TypeError, ValueError):  # no accuracy recorded: say nothing
         return ""

@@ -596,7 +596,7 @@ class CompoundNet(nn.Module):
 def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int = 4,
               base_kind: Literal["paper", "invariant"] = "paper", coarse_base: bool = False,
               symmetrize: bool = False, coarse_size: int | None = None,
-              size_nets: Sequence[int] = ()) -> CompoundNet:
+              size_nets: Sequence[int] = (), coarse: dict | None = None) -> CompoundNet:
     """Build ``base ∘ RG^k`` from keyword dicts (the form stored with saved weights).
 
     Parameters
@@ -618,14 +618,25 @@ def chern_net(base: dict | None = None, rg: dict | None = None, base_size: int =
     size_nets : sequence of int, default ()
         Sizes that get a base network of their own (same kind and arguments; :class:`CompoundNet`'s
         ``size_nets``).
+    coarse : dict, optional
+        Keyword arguments of the coarse base and of the ``size_nets`` networks when they differ from ``base``'s
+        (default: ``base``'s). With a coarse base, the base network answers only the ``base_size`` lattices, so
+        it can be another architecture (of the same ``base_kind``): the shipped weights (session 15) pair a
+        width-192 4×4 base trained on a GPU with width-96 networks behind the RG network. Needs ``coarse_base``
+        or ``size_nets``.
     """
     kinds = {"paper": BaseNet, "invariant": InvariantBaseNet}
     if base_kind not in kinds:
         raise ConfigError(f"base_kind must be 'paper' or 'invariant', got {base_kind!r}")
-    second = kinds[base_kind](**(base or {})) if coarse_base else None
+    if coarse is not None and not isinstance(coarse, dict):
+        raise ConfigError(f"coarse must be a dict of network arguments, got {coarse!r}")
+    if coarse is not None and not (coarse_base or size_nets):
+        raise ConfigError("coarse needs a coarse_base or size_nets")
+    coarse_kw = base if coarse is None else coarse
+    second = kinds[base_kind](**(coarse_kw or {})) if coarse_base else None
     if isinstance(size_nets, (str, bytes)) or not isinstance(size_nets, Sequence):
         raise ConfigError(f"size_nets must be a list of lattice sizes, got {size_nets!r}")
-    own = {n: kinds[base_kind](**(base or {})) for n in size_nets}
+    own = {n: kinds[base_kind](**(coarse_kw or {})) for n in size_nets}
     return CompoundNet(kinds[base_kind](**(base or {})), Decimation() if rg is None else RGNet(**rg),
                        base_size=base_size, coarse_base=second, symmetrize=symmetrize, coarse_size=coarse_size,
                        size_nets=own)

@@ -1,0 +1,344 @@
+"""One timed GPU run of issue 10 (session 15): 4×4 base networks of margalit2022 trained at the paper's scale of
+samples, with fresh Bott labels computed beside the training on the machine's CPU cores.
+
+Not part of the CPU pipeline (``topoml reproduce margalit2022`` stays the deliverable); this is the "extra row" a lent
+GPU buys (issue 10, Compute). Usage (the session-15 run, on a 16-core H200 machine):
+
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT --budget 500 --workers 14
+
+What it does, in one process plus a pool of ``--workers`` labelling processes:
+
+* the pool draws boundary-biased 4×4 lattices in chunks (chunk ``i`` from the generator seeded by ``(seed, i)``,
+  :func:`topoml.data.sampling.sample_lattices`), and labels each with :func:`topoml.invariants.bott_spectrum`
+  (label = ``rint(Σ θ / 2π)``, plus the 16 positive BdG energies, the auxiliary targets); first it labels the two
+  test sets of the session-13/14 pilots (50,000 uniform lattices of seed 13002, 50,000 boundary-biased of seed 13003,
+  ``/work/pilots/s13/gen_aux.py``: chunks of 10,000 from ``SeedSequence(seed).spawn(5)``), so that their figures compare with the pilot table;
+* the training starts once ``--min-start`` lattices are labelled and draws every batch uniformly from all the
+  lattices labelled so far (the set grows during the run), with a fresh random element of the label's 64-element
+  symmetry group per lattice (as :func:`topoml.train.symmetry_augmented`, on the GPU);
+* every model of ``--models`` (``name:width:blocks``, :class:`topoml.nets.rg.InvariantBaseNet` with a class head and
+  an :class:`~topoml.nets.rg.AuxiliaryHead` on the standardized energies) takes a step on the same batch: AdamW,
+  bfloat16 autocast, a one-cycle schedule over wall-clock time (5 % warm-up, then cosine to 0) that ends at
+  ``--budget`` seconds minus the final evaluation;
+* every ``--eval-every`` seconds it scores each model on the two test sets (float32) and writes its weights
+  (``OUT/<name>.safetensors``, the wrapped net's ``state_dict`` alone, in shards of at most 15 MB) and
+  ``OUT/results.json`` (config, versions, the learning curve, throughput, labels made); at the end the same with the
+  group-averaged scores.
+
+The number of steps is what the time allows, so the run is not bit-reproducible (the data are: chunk ``i`` always
+holds the same lattices); ``results.json`` records the steps and samples each model took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import queue
+import sys
+import threading
+import time
+
+import numpy as np
+
+TEST_SETS = {"test_u": ("uniform", 13002), "test_bb": ("boundary_biased", 13003)}
+TEST_CHUNK = 5_000
+
+
+def _label(x: np.ndarray):
+    from topoml.invariants import bott_spectrum
+
+    sp = bott_spectrum(x, workers=1)
+    y = np.rint(sp.phases.sum(-1) / (2 * np.pi)).astype(np.int8)
+    return y, sp.energies.astype(np.float32)
+
+
+def label_task(task):
+    """Worker: ``("test", name, k, x)`` labels given lattices; ``("train", i, n, seed)`` draws chunk ``i`` too."""
+    from topoml.data.sampling import SamplingSpec, sample_lattices
+
+    if task[0] == "test":
+        _, name, k, x = task
+        y, e = _label(x)
+        return "test", name, k, x, y, e
+    _, i, n, seed = task
+    rng = np.random.default_rng([seed, i])
+    x = sample_lattices(n, SamplingSpec(lattice_size=4, averages="boundary_biased"), rng=rng).astype(np.float32)
+    y, e = _label(x)
+    return "train", i, None, x, y, e
+
+
+def _tasks(args, tests):
+    for name, x in tests.items():  # test chunks first: the training waits for them
+        for k in range(0, len(x), TEST_CHUNK):
+            yield ("test", name, k, x[k:k + TEST_CHUNK])
+    for i in range(100_000):
+        yield ("train", i, args.chunk, args.seed)
+
+
+def _save_sharded(state: dict, path_stem: str, meta: dict, limit: int = 15_000_000) -> list[str]:
+    from safetensors.torch import save_file
+
+    shards, cur, size = [], {}, 0
+    for k, v in state.items():
+        nbytes = v.numel() * v.element_size()
+        if cur and size + nbytes > limit:
+            shards.append(cur)
+            cur, size = {}, 0
+        cur[k] = v.detach().float().cpu().contiguous()
+        size += nbytes
+    shards.append(cur)
+    names = []
+    for j, sh in enumerate(shards):
+        name = f"{path_stem}.safetensors" if len(shards) == 1 else f"{path_stem}.part{j}.safetensors"
+        save_file(sh, name + ".tmp", metadata={"config": json.dumps(meta), "shard": f"{j}/{len(shards)}"})
+        os.replace(name + ".tmp", name)
+        names.append(os.path.basename(name))
+    return names
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--budget", type=float, default=500.0, help="seconds from start to the end of the final save")
+    ap.add_argument("--final-reserve", type=float, default=30.0, help="seconds kept for the final evaluation")
+    ap.add_argument("--workers", type=int, default=14)
+    ap.add_argument("--chunk", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=15001)
+    ap.add_argument("--models", default="w96:96:6,w192:192:6")
+    ap.add_argument("--batch", type=int, default=2048)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--aux-weight", type=float, default=1.0)
+    ap.add_argument("--min-start", type=int, default=200_000)
+    ap.add_argument("--capacity", type=int, default=60_000_000)
+    ap.add_argument("--eval-every", type=float, default=60.0)
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--test-n", type=int, default=50_000, help="lattices of each test set (the first ones)")
+    ap.add_argument("--check", default=None, help="npz with the local pilot test labels (y_u, y_bb, sums of x)")
+    args = ap.parse_args()
+    t0 = time.time()
+    os.makedirs(args.out, exist_ok=True)
+    log_f = open(os.path.join(args.out, "log.txt"), "a")
+
+    def log(*a):
+        s = f"[{time.time() - t0:6.1f}s] " + " ".join(str(v) for v in a)
+        print(s, flush=True)
+        log_f.write(s + "\n")
+        log_f.flush()
+
+    from topoml.data.sampling import SamplingSpec, sample_lattices
+
+    # the pilots' test sets: 5 chunks of 10,000 lattices, chunk k from SeedSequence(seed).spawn(5)[k]
+    if not 0 < args.test_n <= 50_000:
+        raise SystemExit(f"--test-n must be in 1..50000, got {args.test_n}")
+    chunks = -(-args.test_n // 10_000)
+    tests = {name: np.concatenate([sample_lattices(10_000, SamplingSpec(lattice_size=4, averages=kind),
+                                                   rng=np.random.default_rng(s)).astype(np.float32)
+                                   for s in np.random.SeedSequence(seed).spawn(5)[:chunks]])[:args.test_n]
+             for name, (kind, seed) in TEST_SETS.items()}
+    ctx = mp.get_context("spawn")
+    pool = ctx.Pool(args.workers)
+    q: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def collect():
+        try:
+            for r in pool.imap(label_task, _tasks(args, tests)):
+                q.put(r)
+                if stop.is_set():
+                    return
+        except Exception as exc:  # the pool was closed at the end, or a worker failed
+            q.put(("error", repr(exc)))
+
+    threading.Thread(target=collect, daemon=True).start()
+    log("pool started", args.workers, "workers")
+
+    import torch
+    import torch.nn.functional as F
+
+    from topoml.nets.rg import CHERN_CLASSES, AuxiliaryHead, InvariantBaseNet, negate_mu, transpose_lattice
+
+    dev = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+        log("gpu", torch.cuda.get_device_name(0), "torch", torch.__version__)
+    cap = args.capacity
+    X = torch.empty((cap, 4, 4, 3), dtype=torch.float32, device=dev)
+    Y = torch.empty((cap,), dtype=torch.int64, device=dev)
+    E = torch.empty((cap, 16), dtype=torch.float32, device=dev)
+    n_avail = 0
+    test_parts: dict = {name: {} for name in tests}
+    e_mean = e_std = None
+    errors: list[str] = []
+
+    def drain(block: bool = False) -> None:
+        nonlocal n_avail, e_mean, e_std
+        while True:
+            try:
+                r = q.get(timeout=1.0) if block else q.get_nowait()
+            except queue.Empty:
+                return
+            block = False
+            if r[0] == "error":
+                errors.append(r[1])
+                log("label error", r[1])
+                continue
+            kind, key, k, x, y, e = r
+            if kind == "test":
+                test_parts[key][k] = (y, e)
+                continue
+            if e_mean is None:
+                e_mean, e_std = e.mean(0), e.std(0) + 1e-6
+            m = min(len(x), cap - n_avail)
+            if m <= 0:
+                continue
+            X[n_avail:n_avail + m] = torch.from_numpy(x[:m]).to(dev)
+            Y[n_avail:n_avail + m] = torch.from_numpy(y[:m].astype(np.int64)).to(dev)
+            E[n_avail:n_avail + m] = torch.from_numpy(((e[:m] - e_mean) / e_std).astype(np.float32)).to(dev)
+            n_avail += m
+
+    while n_avail < args.min_start or any(len(p) < -(-args.test_n // TEST_CHUNK) for p in test_parts.values()):
+        drain(block=True)
+        if time.time() - t0 > args.budget / 2:
+            raise SystemExit("labels too slow: " + str(n_avail))
+    log("labelled", n_avail, "training lattices and the test sets; start training")
+    test_x = {n: torch.from_numpy(x).to(dev) for n, x in tests.items()}
+    test_y = {n: np.concatenate([test_parts[n][k][0] for k in sorted(test_parts[n])]).astype(np.int64) for n in tests}
+    check = {}
+    if args.check and os.path.exists(args.check) and args.test_n == 50_000:
+        c = np.load(args.check)
+        for n, key in (("test_u", "u"), ("test_bb", "bb")):
+            check[n] = {"x_equal": bool(np.allclose(c["x_" + key], tests[n].reshape(len(tests[n]), -1).sum(1))),
+                        "label_mismatches": int((c["y_" + key] != test_y[n]).sum())}
+        log("check against the local pilot test sets", check)
+
+    models = {}
+    for spec in args.models.split(","):
+        name, width, blocks = spec.split(":")
+        net = InvariantBaseNet(width=int(width), blocks=int(blocks), hidden=128, head="classes").to(dev)
+        view = AuxiliaryHead(net, 16, hidden=128).to(dev)
+        kw = {"fused": True} if dev.type == "cuda" else {}
+        opt = torch.optim.AdamW(view.parameters(), lr=args.lr, weight_decay=1e-4, **kw)
+        models[name] = {"net": net, "view": view, "opt": opt, "steps": 0, "width": int(width), "blocks": int(blocks),
+                        "params": sum(p.numel() for p in net.parameters()), "loss": float("nan"),
+                        "diverged": False}
+    k0 = CHERN_CLASSES[0]
+    results = {"args": vars(args), "python": platform.python_version(), "numpy": np.__version__,
+               "torch": torch.__version__, "device": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
+               "test_sets": {n: {"kind": k, "seed": s, "n": args.test_n} for n, (k, s) in TEST_SETS.items()},
+               "always_zero": {n: float((test_y[n] == 0).mean()) for n in tests}, "check": check, "curve": [],
+               "models": {}}
+
+    @torch.no_grad()
+    def evaluate(sym: bool) -> dict:
+        out = {}
+        for name, m in models.items():
+            net = m["net"]
+            net.eval()
+            net.symmetrize = sym
+            res = {}
+            for tn, tx in test_x.items():
+                pred = torch.cat([net(tx[i:i + 8192]).argmax(1) for i in range(0, len(tx), 8192)]).cpu().numpy()
+                res[tn] = float((pred + k0 == test_y[tn]).mean())
+            net.symmetrize = False
+            net.train()
+            out[name] = res
+        return out
+
+    def save(final: bool) -> None:
+        for name, m in models.items():
+            meta = {"kwargs": m["net"].config, "steps": m["steps"], "samples": m["steps"] * args.batch,
+                    "final": final}
+            m["files"] = _save_sharded(m["net"].state_dict(), os.path.join(args.out, name), meta)
+            results["models"][name] = {k: v for k, v in m.items() if k not in ("net", "view", "opt")}
+        results["n_labelled"] = n_avail
+        results["errors"] = errors
+        results["elapsed_s"] = time.time() - t0
+        if dev.type == "cuda":
+            results["gpu_max_mem_gb"] = torch.cuda.max_memory_allocated() / 1e9
+        with open(os.path.join(args.out, "results.json.tmp"), "w") as f:
+            json.dump(results, f, indent=1)
+        os.replace(os.path.join(args.out, "results.json.tmp"), os.path.join(args.out, "results.json"))
+
+    t_train = time.time()
+    t_end = t0 + args.budget - args.final_reserve
+    T = t_end - t_train
+    next_eval = t_train + args.eval_every
+    next_log = t_train + 10
+    r4 = torch.arange(4, device=dev)
+    step = 0
+    while True:
+        now = time.time()
+        if now >= t_end:
+            break
+        frac = (now - t_train) / T
+        lr = (args.lr / 25 + (args.lr - args.lr / 25) * frac / 0.05 if frac < 0.05
+              else 0.5 * args.lr * (1 + math.cos(math.pi * (frac - 0.05) / 0.95)))
+        if step % 50 == 0:
+            drain()
+        B = args.batch
+        idx = torch.randint(0, n_avail, (B,), device=dev)
+        x, y, e = X[idx], Y[idx], E[idx]
+        shift = torch.randint(0, 4, (2, B), device=dev)
+        ii = (r4[None, :] - shift[0][:, None]) % 4
+        jj = (r4[None, :] - shift[1][:, None]) % 4
+        x = x[torch.arange(B, device=dev)[:, None, None], ii[:, :, None], jj[:, None, :]]
+        x = torch.where((torch.rand(B, device=dev) < 0.5)[:, None, None, None], transpose_lattice(x), x)
+        sign = torch.where(torch.rand(B, device=dev) < 0.5, -1.0, 1.0)
+        x, y = negate_mu(x, sign), y * sign.to(y.dtype)
+        for m in models.values():
+            if m["diverged"]:
+                continue
+            for g in m["opt"].param_groups:
+                g["lr"] = lr
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                out = m["view"](x)
+            out = out.float()
+            loss = F.cross_entropy(out[:, :5], y - k0) + args.aux_weight * F.mse_loss(out[:, 5:], e)
+            m["opt"].zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m["view"].parameters(), 5.0)
+            m["opt"].step()
+            m["steps"] += 1
+            m["_loss"] = loss
+        step += 1
+        if now >= next_log or now >= next_eval:
+            for name, m in models.items():
+                if not m["diverged"]:
+                    m["loss"] = float(m["_loss"].item())
+                    if not math.isfinite(m["loss"]):
+                        m["diverged"] = True
+                        log(name, "diverged at step", m["steps"])
+                m.pop("_loss", None)
+            log(f"step {step} lr {lr:.2e} labelled {n_avail} samples/model {step * B} "
+                f"({step * B / (now - t_train):.0f}/s) losses",
+                {n: round(m["loss"], 4) for n, m in models.items()})
+            next_log = now + 10
+        if now >= next_eval:
+            acc = evaluate(False)
+            results["curve"].append({"t": round(now - t0, 1), "step": step, "samples": step * B,
+                                     "labelled": n_avail, "lr": lr, "acc": acc})
+            log("eval", acc)
+            save(final=False)
+            next_eval = now + args.eval_every
+    for m in models.values():
+        m.pop("_loss", None)
+    stop.set()
+    pool.terminate()
+    drain()
+    results["train_s"] = time.time() - t_train
+    results["steps"] = step
+    results["final"] = {"plain": evaluate(False), "group_averaged": evaluate(True)}
+    log("final", json.dumps(results["final"]))
+    save(final=True)
+    log("done; labelled", n_avail, "steps", step, "samples/model", step * args.batch)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Put a 4×4 base network of ``scripts/gpu_base_4x4.py`` into a margalit2022 Chern model and score it (session 15).
+
+    python scripts/ship_gpu_base.py GPU_DIR/w192 --model src/topoml/weights/margalit2022_chern.safetensors \\
+        --holdout DATA/holdout4 --holdout-bb DATA/holdout4_bb --out NEW.safetensors
+
+``GPU_DIR/w192`` names the network's weights (``w192.safetensors`` or its shards ``w192.part*.safetensors``; the
+wrapped :class:`~topoml.nets.rg.InvariantBaseNet` alone, its arguments in the shards' metadata). The new model is
+the old one with its base replaced (``chern_net``'s ``coarse`` keeps the old base's arguments for the coarse base
+and the size networks, so the 8×8 and larger routes are unchanged, weight for weight). The held-out sets are the
+default profile's ``holdout4`` / ``holdout4_bb`` (``topoml generate``; uniform seed 4201, boundary-biased seed 4202,
+100,000 lattices each). The score of the old and the new model on both sets (shipped prediction mode, plus the other
+mode, the baselines, the confidence table and the breakdown, the same functions as the final table of
+``topoml reproduce margalit2022``) is printed as JSON and written to ``OUT.json``; the new model's metadata gets
+the new 4×4 accuracy (uniform held-out; ``accuracy_bb`` the boundary-biased one) and its training record (``base``;
+``train_samples["4x4"]`` the lattices the run labelled, from ``results.json`` beside the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _load_gpu_net(stem: str):
+    from safetensors import safe_open
+
+    from topoml.nets.rg import InvariantBaseNet
+
+    files = sorted(glob.glob(stem + ".safetensors")) or sorted(glob.glob(stem + ".part*.safetensors"))
+    if not files:
+        raise SystemExit(f"no weights {stem}.safetensors or {stem}.part*.safetensors")
+    state, meta = {}, None
+    for f in files:
+        with safe_open(f, "pt") as h:
+            meta = json.loads(h.metadata()["config"])
+            state.update({k: h.get_tensor(k) for k in h.keys()})
+    net = InvariantBaseNet(**{k: v for k, v in meta["kwargs"].items() if k != "symmetrize"})
+    net.load_state_dict(state)
+    return net.eval(), meta
+
+
+def _score(comp, x: np.ndarray, y: np.ndarray) -> dict:
+    from topoml.evaluate.metrics import accuracy_breakdown, chern_baselines, confidence_table
+    from topoml.evaluate.predict import predict_chern
+
+    shipped = comp.symmetrize
+    c, _, q = predict_chern(comp, x, batch_size=4096)
+    comp.symmetrize = not shipped
+    try:
+        other = float(np.mean(predict_chern(comp, x, batch_size=4096)[0] == y))
+    finally:
+        comp.symmetrize = shipped
+    acc = float(np.mean(c == y))
+    return {"n": int(len(y)), "accuracy": acc, **chern_baselines(x, y),
+            "accuracy_plain": other if shipped else acc, "accuracy_group_averaged": acc if shipped else other,
+            "confidence": confidence_table(c, q, y), "breakdown": accuracy_breakdown(x, y, c)}
+
+
+def main() -> None:
+    import torch
+
+    from topoml.cli.models import _dataset_xy
+    from topoml.nets.rg import chern_net
+    from topoml.train.checkpoint import load_model, model_bytes
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("gpu_net", help="weights stem, e.g. RUN/w192")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--holdout", required=True)
+    ap.add_argument("--holdout-bb", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--source", default="scripts/gpu_base_4x4.py (session 15, one H200, 500 s)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    old, old_meta = load_model(args.model)
+    net, gmeta = _load_gpu_net(args.gpu_net)
+    spec = dict(old_meta["net"]["kwargs"])
+    spec.setdefault("coarse", spec["base"])
+    spec["base"] = {**net.config, "symmetrize": False}
+    new = chern_net(**spec)
+    state = {k: v for k, v in old.state_dict().items() if not k.startswith("base.")}
+    state.update({"base." + k: v for k, v in net.state_dict().items()})
+    new.load_state_dict(state)
+    new.eval()
+    new.symmetrize = old.symmetrize
+
+    report = {}
+    for name, path in (("holdout4", args.holdout), ("holdout4_bb", args.holdout_bb)):
+        x, y = _dataset_xy(path)
+        report[name] = {"old": _score(old, x, y), "new": _score(new, x, y)}
+        print(name, {k: {m: v[m] for m in ("accuracy", "accuracy_plain", "accuracy_group_averaged", "always_zero",
+                                             "clean_phase")} for k, v in report[name].items()}, flush=True)
+    meta = {k: v for k, v in old_meta.items() if k != "net"}
+    meta["accuracy"] = {**meta["accuracy"], "4": report["holdout4"]["new"]["accuracy"]}
+    meta["accuracy_bb"] = {**meta.get("accuracy_bb", {}), "4": report["holdout4_bb"]["new"]["accuracy"]}
+    meta["base"] = {"source": args.source, "samples_seen": gmeta["samples"], "steps": gmeta["steps"],
+                    "kwargs": net.config}
+    run = Path(args.gpu_net).parent / "results.json"  # the run's record: lattices labelled for the training
+    if run.exists():
+        meta["train_samples"] = {**meta.get("train_samples", {}), "4x4": json.loads(run.read_text())["n_labelled"]}
+    Path(args.out).write_bytes(model_bytes(new, "margalit2022.chern", spec, meta))
+    Path(args.out + ".json").write_text(json.dumps({"spec": spec, "metadata": meta, "report": report}, indent=1))
+    print("wrote", args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""scripts/gpu_base_4x4.py and scripts/ship_gpu_base.py (session 15, issue 10): the quick profile of the GPU run, on
+the CPU, and the shipped-model surgery that puts its base network into a Chern model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _proc import child_env
+
+torch = pytest.importorskip("torch")
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "scripts" / "gpu_base_4x4.py"
+SHIP = ROOT / "scripts" / "ship_gpu_base.py"
+
+
+def _generate(tmp_path: Path, name: str, averages: str, seed: int) -> Path:
+    toml = tmp_path / f"{name}.toml"
+    toml.write_text(f'name = "{name}"\nseed = {seed}\nn_samples = 300\nshard_size = 300\n'
+                    f'[sampling]\nlattice_size = 4\naverages = "{averages}"\n')
+    out = tmp_path / name
+    p = subprocess.run([sys.executable, "-m", "topoml", "generate", str(toml), "--out", str(out), "--workers", "1",
+                        "--no-progress"], env=child_env(), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+def test_quick_gpu_run_on_the_cpu_then_shipped_into_the_packaged_model(tmp_path):
+    out = tmp_path / "run"
+    p = subprocess.run([sys.executable, str(RUN), "--out", str(out), "--device", "cpu", "--workers", "1",
+                        "--budget", "14", "--final-reserve", "4", "--chunk", "500", "--min-start", "500",
+                        "--test-n", "400", "--models", "a:8:1", "--batch", "32", "--eval-every", "2",
+                        "--capacity", "100000"],
+                       env=child_env(OPENBLAS_NUM_THREADS="1"), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert res["test_sets"]["test_u"] == {"kind": "uniform", "seed": 13002, "n": 400}
+    assert res["n_labelled"] >= 500 and res["errors"] == [] and res["models"]["a"]["files"] == ["a.safetensors"]
+    steps = res["models"]["a"]["steps"]
+    assert steps == res["steps"] > 0
+    for mode in ("plain", "group_averaged"):
+        assert set(res["final"][mode]["a"]) == {"test_u", "test_bb"}
+        assert all(0 <= v <= 1 for v in res["final"][mode]["a"].values())
+    assert 0.6 < res["always_zero"]["test_u"] < 0.95
+
+    hold, hold_bb = _generate(tmp_path, "h", "uniform", 7), _generate(tmp_path, "hb", "boundary_biased", 8)
+    from topoml.evaluate.predict import packaged_weights, predict_chern
+    from topoml.train.checkpoint import load_model
+
+    new_path = tmp_path / "new.safetensors"
+    p = subprocess.run([sys.executable, str(SHIP), str(out / "a"), "--model", str(packaged_weights()),
+                        "--holdout", str(hold), "--holdout-bb", str(hold_bb), "--out", str(new_path), "--threads", "1",
+                        "--source", "test"], env=child_env(), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    old, old_meta = load_model(packaged_weights())
+    new, meta = load_model(new_path)
+    report = json.loads(Path(str(new_path) + ".json").read_text())["report"]
+    assert meta["accuracy"]["4"] == report["holdout4"]["new"]["accuracy"]
+    assert meta["accuracy_bb"]["4"] == report["holdout4_bb"]["new"]["accuracy"]
+    assert {k: v for k, v in meta["accuracy"].items() if k != "4"} == \
+        {k: v for k, v in old_meta["accuracy"].items() if k != "4"}
+    assert meta["base"] == {"source": "test", "samples_seen": steps * 32, "steps": steps,
+                            "kwargs": {"width": 8, "blocks": 1, "hidden": 128, "head": "classes", "symmetrize": False}}
+    old_kw = old_meta["net"]["kwargs"]
+    assert meta["net"]["kwargs"]["coarse"] == old_kw.get("coarse", old_kw["base"])
+    assert meta["train_samples"] == {**old_meta["train_samples"], "4x4": res["n_labelled"]}
+    assert report["holdout4"]["old"]["accuracy"] == pytest.approx(old_meta["accuracy"]["4"], abs=0.06)
+    # the 8x8 and 16x16 routes are the old model's, weight for weight; 4x4 is the new base's
+    rng = np.random.default_rng(0)
+    for n in (8, 16):
+        x = rng.uniform([-4, -2, 0.1], [4, 2, 0.2], (6, n, n, 3)).astype(np.float32)
+        with torch.no_grad():
+            torch.testing.assert_close(new(torch.from_numpy(x)), old(torch.from_numpy(x)))
+    assert new.base.config["width"] == 8 and new.coarse_base.config["width"] == old.coarse_base.config["width"]
+    x4 = rng.uniform([-4, -2, 0.1], [4, 2, 0.2], (6, 4, 4, 3)).astype(np.float32)
+    via_model = predict_chern(new, x4)[0]
+    new.base.symmetrize = new.symmetrize
+    np.testing.assert_array_equal(via_model, predict_chern(new.base, x4)[0])
+
+
+def test_chern_net_coarse_arguments():
+    from topoml.errors import ConfigError
+    from topoml.nets.rg import chern_net
+
+    net = chern_net(base={"width": 16, "blocks": 1}, base_kind="invariant", coarse_base=True, coarse_size=8,
+                    size_nets=[8], coarse={"width": 8, "blocks": 2})
+    assert net.base.config["width"] == 16
+    assert net.coarse_base.config["width"] == 8 and net.coarse_base.config["blocks"] == 2
+    assert net.size_nets["8"].config["width"] == 8
+    same = chern_net(base={"width": 16, "blocks": 1}, base_kind="invariant", coarse_base=True)
+    assert same.coarse_base.config == same.base.config
+    with pytest.raises(ConfigError, match="coarse needs"):
+        chern_net(base={"width": 16}, base_kind="invariant", coarse={"width": 8})
+    with pytest.raises(ConfigError, match="dict"):
+        chern_net(base={"width": 16}, base_kind="invariant", coarse_base=True, coarse=[8])
