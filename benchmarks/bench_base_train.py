@@ -6,7 +6,8 @@ Compares, in one run and interleaved (so that machine load hits every network al
 base network of `topoml reproduce margalit2022` (InvariantBaseNet, width 96, 6 blocks, class head, with
 the symmetry augmentation of the batch included, forward pass under bfloat16 autocast: `precision =
 "bfloat16"`) against the same network in float32 (also with the BdG energies of every batch as auxiliary
-targets, their eigvalsh included: `aux_targets = "energies"`), the sessions 5-7 default (width 64, float32; also with
+targets, their eigvalsh included: `aux_targets = "energies"`), the shipped 4x4 base since session 15 (width 192, the
+same recipe; trained on a GPU by scripts/gpu_base_4x4.py), the sessions 5-7 default (width 64, float32; also with
 the index-gather periodic padding those sessions used), and the paper's architecture at width 256
 (BaseNet, 4.7 M parameters, regression; float32 and bfloat16) and at width 64 (narrow2022). Reports
 samples/s per network and the ratio to the paper's network in float32. The figure that transfers between
@@ -63,6 +64,8 @@ def main() -> None:
         "invariant w96 x 6 blocks, classes, augmented, float32": (InvariantBaseNet(width=96), chern_class_loss, True),
         "invariant w96 x 6 blocks, classes, augmented, float32, + BdG-energy auxiliary targets (session 14)":
             (InvariantBaseNet(width=96), chern_class_loss, True, False, False, True),
+        "invariant w192 x 6 blocks, classes, augmented, float32, + BdG-energy auxiliary targets (shipped 4x4 base, "
+        "session 15, trained on a GPU)": (InvariantBaseNet(width=192), chern_class_loss, True, False, False, True),
         "invariant w64 x 6 blocks, classes, augmented, float32":
             (InvariantBaseNet(), chern_class_loss, True),
         "invariant w64 x 6 blocks, classes, augmented, float32, index-gather padding (sessions 5-7)":

@@ -16,10 +16,11 @@ def test_one_round_prints_every_network_against_the_paper():
                        env=child_env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and "samples/s" not in line]
-    assert len(rows) == 8
+    assert len(rows) == 9
     assert any("(the paper's) | 4,728,065 |" in r and r.endswith("| 1.00x |") for r in rows)
     assert any("w96" in r and "bfloat16 (default" in r for r in rows)
     assert any("w96" in r and "auxiliary targets" in r for r in rows)
+    assert any("w192" in r and "shipped 4x4 base" in r and "| 4,044,101 |" in r for r in rows)
     assert "native bfloat16: " in p.stdout and 'precision = "auto" trains in ' in p.stdout
 
 
@@ -28,5 +29,5 @@ def test_float32_only_leaves_out_the_bfloat16_rows():
                        env=child_env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and "samples/s" not in line]
-    assert len(rows) == 6 and not any("bfloat16" in r for r in rows)
+    assert len(rows) == 7 and not any("bfloat16" in r for r in rows)
     assert any("(the paper's) | 4,728,065 |" in r and r.endswith("| 1.00x |") for r in rows)
