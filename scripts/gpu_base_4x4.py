@@ -20,6 +20,9 @@ What it does, in one process plus a pool of ``--workers`` labelling processes:
   an :class:`~topoml.nets.rg.AuxiliaryHead` on the standardized energies) takes a step on the same batch: AdamW,
   bfloat16 autocast, a one-cycle schedule over wall-clock time (5 % warm-up, then cosine to 0) that ends at
   ``--budget`` seconds minus the final evaluation;
+* ``--init NAME=STEM`` starts a model from the weights of an earlier run (a fine-tuning run: a new ``--seed`` for
+  fresh lattices, a smaller ``--lr``, ``--warmup``); ``--eval-data NAME=DIR`` adds dataset folders of
+  ``topoml generate`` (the held-out sets) to the final scores, which are computed in float32 without TF32;
 * every ``--eval-every`` seconds it scores each model on the two test sets (float32) and writes its weights
   (``OUT/<name>.safetensors``, the wrapped net's ``state_dict`` alone, in shards of at most 15 MB) and
   ``OUT/results.json`` (config, versions, the learning curve, throughput, labels made); at the end the same with the
@@ -79,6 +82,20 @@ def _tasks(args, tests):
         yield ("train", i, args.chunk, args.seed)
 
 
+def _load_state(stem: str) -> dict:
+    import glob
+
+    from safetensors.torch import load_file
+
+    files = sorted(glob.glob(stem + ".safetensors")) or sorted(glob.glob(stem + ".part*.safetensors"))
+    if not files:
+        raise SystemExit(f"no weights {stem}.safetensors or {stem}.part*.safetensors")
+    state = {}
+    for f in files:
+        state.update(load_file(f))
+    return state
+
+
 def _save_sharded(state: dict, path_stem: str, meta: dict, limit: int = 15_000_000) -> list[str]:
     from safetensors.torch import save_file
 
@@ -116,6 +133,11 @@ def main() -> None:
     ap.add_argument("--capacity", type=int, default=60_000_000)
     ap.add_argument("--eval-every", type=float, default=60.0)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--warmup", type=float, default=0.05, help="fraction of the schedule spent warming up")
+    ap.add_argument("--init", action="append", default=[], metavar="NAME=STEM",
+                    help="start model NAME from weights STEM(.safetensors | .part*.safetensors) of an earlier run")
+    ap.add_argument("--eval-data", action="append", default=[], metavar="NAME=DIR",
+                    help="also score the final networks on a dataset folder of `topoml generate` (float32, no TF32)")
     ap.add_argument("--test-n", type=int, default=50_000, help="lattices of each test set (the first ones)")
     ap.add_argument("--check", default=None, help="npz with the local pilot test labels (y_u, y_bb, sums of x)")
     args = ap.parse_args()
@@ -218,10 +240,15 @@ def main() -> None:
                         "label_mismatches": int((c["y_" + key] != test_y[n]).sum())}
         log("check against the local pilot test sets", check)
 
+    inits = dict(a.split("=", 1) for a in args.init)
     models = {}
     for spec in args.models.split(","):
         name, width, blocks = spec.split(":")
-        net = InvariantBaseNet(width=int(width), blocks=int(blocks), hidden=128, head="classes").to(dev)
+        net = InvariantBaseNet(width=int(width), blocks=int(blocks), hidden=128, head="classes")
+        if name in inits:
+            net.load_state_dict(_load_state(inits[name]))
+            log("model", name, "starts from", inits[name])
+        net = net.to(dev)
         view = AuxiliaryHead(net, 16, hidden=128).to(dev)
         kw = {"fused": True} if dev.type == "cuda" else {}
         opt = torch.optim.AdamW(view.parameters(), lr=args.lr, weight_decay=1e-4, **kw)
@@ -254,7 +281,7 @@ def main() -> None:
     def save(final: bool) -> None:
         for name, m in models.items():
             meta = {"kwargs": m["net"].config, "steps": m["steps"], "samples": m["steps"] * args.batch,
-                    "final": final}
+                    "final": final, "init": inits.get(name)}
             m["files"] = _save_sharded(m["net"].state_dict(), os.path.join(args.out, name), meta)
             results["models"][name] = {k: v for k, v in m.items() if k not in ("net", "view", "opt")}
         results["n_labelled"] = n_avail
@@ -278,8 +305,9 @@ def main() -> None:
         if now >= t_end:
             break
         frac = (now - t_train) / T
-        lr = (args.lr / 25 + (args.lr - args.lr / 25) * frac / 0.05 if frac < 0.05
-              else 0.5 * args.lr * (1 + math.cos(math.pi * (frac - 0.05) / 0.95)))
+        w = args.warmup
+        lr = (args.lr / 25 + (args.lr - args.lr / 25) * frac / w if frac < w
+              else 0.5 * args.lr * (1 + math.cos(math.pi * (frac - w) / (1 - w))))
         if step % 50 == 0:
             drain()
         B = args.batch
@@ -334,6 +362,20 @@ def main() -> None:
     drain()
     results["train_s"] = time.time() - t_train
     results["steps"] = step
+    if dev.type == "cuda":  # the final scores in float32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    if args.eval_data:
+        from topoml.data.store import open_dataset
+
+        for a in args.eval_data:
+            name, path = a.split("=", 1)
+            with open_dataset(path) as ds:
+                test_x[name] = torch.from_numpy(np.asarray(ds.inputs[:], dtype=np.float32)).to(dev)
+                test_y[name] = np.asarray(ds.labels[:]).astype(np.int64)
+                results.setdefault("eval_data", {})[name] = {
+                    "path": path, "n": len(test_y[name]), "content_sha256": ds.content_sha256,
+                    "always_zero": float((test_y[name] == 0).mean())}
     results["final"] = {"plain": evaluate(False), "group_averaged": evaluate(True)}
     log("final", json.dumps(results["final"]))
     save(final=True)

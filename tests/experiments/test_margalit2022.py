@@ -499,7 +499,7 @@ def test_predict_help_says_held_out_only_when_every_size_was(monkeypatch, held):
             "held_out": {"4": True, "8": held}}
     monkeypatch.setattr(ck, "read_model_metadata", lambda path: meta)
     text = _packaged_accuracy_text()
-    assert "97.0 % at 4x4, 96.0 % at 8x8" in text
+    assert "97.00 % at 4x4, 96.00 % at 8x8" in text
     assert ("held-out sets (used for nothing else)" in text) == held
     assert ("selected its epoch on the 16x16 set" in text) == (not held)
 
