@@ -83,6 +83,30 @@ def test_quick_gpu_run_on_the_cpu_then_shipped_into_the_packaged_model(tmp_path)
     new.base.symmetrize = new.symmetrize
     np.testing.assert_array_equal(via_model, predict_chern(new.base, x4)[0])
 
+    # a fine-tuning run from those weights, scored on a dataset folder as well
+    ft = tmp_path / "ft"
+    p = subprocess.run([sys.executable, str(RUN), "--out", str(ft), "--device", "cpu", "--workers", "1",
+                        "--budget", "10", "--final-reserve", "4", "--chunk", "500", "--min-start", "500",
+                        "--test-n", "200", "--models", "a:8:1", "--batch", "32", "--capacity", "100000",
+                        "--init", f"a={out / 'a'}", "--warmup", "0", "--lr", "1e-4", "--seed", "2",
+                        "--eval-data", f"h={hold}"],
+                       env=child_env(OPENBLAS_NUM_THREADS="1"), capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    res2 = json.loads((ft / "results.json").read_text())
+    from topoml.cli.models import _dataset_xy
+
+    _, yh = _dataset_xy(str(hold))
+    assert res2["eval_data"]["h"]["n"] == 300 and res2["eval_data"]["h"]["always_zero"] == float(np.mean(yh == 0))
+    assert set(res2["final"]["group_averaged"]["a"]) == {"test_u", "test_bb", "h"}
+    from safetensors import safe_open
+
+    with safe_open(str(ft / "a.safetensors"), "pt") as h:
+        assert json.loads(h.metadata()["config"])["init"] == str(out / "a")
+    with pytest.raises(subprocess.CalledProcessError):
+        subprocess.run([sys.executable, str(RUN), "--out", str(tmp_path / "bad"), "--device", "cpu", "--workers", "1",
+                        "--budget", "5", "--test-n", "10", "--models", "a:8:1", "--init", f"a={tmp_path / 'none'}"],
+                       env=child_env(), capture_output=True, text=True, timeout=300, check=True)
+
 
 def test_chern_net_coarse_arguments():
     from topoml.errors import ConfigError
