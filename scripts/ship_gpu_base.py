@@ -12,7 +12,14 @@ default profile's ``holdout4`` / ``holdout4_bb`` (``topoml generate``; uniform s
 mode, the baselines, the confidence table and the breakdown, the same functions as the final table of
 ``topoml reproduce margalit2022``) is printed as JSON and written to ``OUT.json``; the new model's metadata gets
 the new 4×4 accuracy (uniform held-out; ``accuracy_bb`` the boundary-biased one) and its training record (``base``;
-``train_samples["4x4"]`` the lattices the run labelled, from ``results.json`` beside the weights).
+``train_samples["4x4"]`` the lattices the run labelled, from ``results.json`` beside the weights; ``--prior`` adds the
+runs a fine-tuning run started from). The shipped model of session 15:
+
+    python scripts/ship_gpu_base.py RUN2/w192 --prior RUN1/w192 --model SESSION12.safetensors --holdout D/holdout4 \
+        --holdout-bb D/holdout4_bb --out NEW.safetensors --skip-old \
+        --source "scripts/gpu_base_4x4.py, session 15, one H200: a 540-s run (seed 15001) and a 200-s fine-tuning run (seed 15002, --init)"
+
+(plus ``source`` = "topoml reproduce margalit2022; 4x4 base: scripts/gpu_base_4x4.py on one H200 GPU", set by hand).
 """
 
 from __future__ import annotations
@@ -76,7 +83,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-old", action="store_true", help="score the new model only (the old one's scores are in "
                     "its metadata)")
-    ap.add_argument("--source", default="scripts/gpu_base_4x4.py (session 15, one H200, 500 s)")
+    ap.add_argument("--prior", action="append", default=[], metavar="STEM",
+                    help="an earlier run this one was fine-tuned from (--init): its steps, samples and labelled "
+                    "lattices count too")
+    ap.add_argument("--source", default="scripts/gpu_base_4x4.py")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -101,11 +111,13 @@ def main() -> None:
     meta = {k: v for k, v in old_meta.items() if k != "net"}
     meta["accuracy"] = {**meta["accuracy"], "4": report["holdout4"]["new"]["accuracy"]}
     meta["accuracy_bb"] = {**meta.get("accuracy_bb", {}), "4": report["holdout4_bb"]["new"]["accuracy"]}
-    meta["base"] = {"source": args.source, "samples_seen": gmeta["samples"], "steps": gmeta["steps"],
-                    "kwargs": net.config}
-    run = Path(args.gpu_net).parent / "results.json"  # the run's record: lattices labelled for the training
-    if run.exists():
-        meta["train_samples"] = {**meta.get("train_samples", {}), "4x4": json.loads(run.read_text())["n_labelled"]}
+    metas = [gmeta] + [_load_gpu_net(p)[1] for p in args.prior]
+    meta["base"] = {"source": args.source, "samples_seen": sum(m["samples"] for m in metas),
+                    "steps": sum(m["steps"] for m in metas), "kwargs": net.config}
+    runs = [Path(p).parent / "results.json" for p in [args.gpu_net, *args.prior]]  # lattices labelled per run
+    if all(r.exists() for r in runs):
+        meta["train_samples"] = {**meta.get("train_samples", {}),
+                                 "4x4": sum(json.loads(r.read_text())["n_labelled"] for r in runs)}
     Path(args.out).write_bytes(model_bytes(new, "margalit2022.chern", spec, meta))
     Path(args.out + ".json").write_text(json.dumps({"spec": spec, "metadata": meta, "report": report}, indent=1))
     print("wrote", args.out)
