@@ -21,7 +21,7 @@ What it does, in one process plus a pool of ``--workers`` labelling processes:
   ``/work/pilots/s13/gen_aux.py``: chunks of 10,000 from ``SeedSequence(seed).spawn(5)``), so that their figures compare with the pilot table;
 * the training starts once ``--min-start`` lattices are labelled and draws every batch uniformly from all the
   lattices labelled so far (the set grows during the run), with a fresh random element of the label's 64-element
-  symmetry group per lattice (as :func:`topoml.train.symmetry_augmented`, on the GPU);
+  symmetry group per lattice (:func:`topoml.train.random_symmetries`, on the GPU);
 * every model of ``--models`` (``name:width:blocks``, :class:`topoml.nets.rg.InvariantBaseNet` with a class head and
   an :class:`~topoml.nets.rg.AuxiliaryHead` on the standardized energies) takes a step on the same batch: AdamW,
   bfloat16 autocast, a one-cycle schedule over wall-clock time (5 % warm-up, then cosine to 0) that ends at
@@ -88,18 +88,22 @@ def _tasks(args, tests):
         yield ("train", i, args.chunk, args.seed)
 
 
-def _load_state(stem: str) -> dict:
+def load_run_weights(stem: str) -> tuple[dict, dict]:
+    """The weights a run saved under ``stem`` (``stem.safetensors`` or its shards ``stem.part*.safetensors``) and
+    their metadata (``kwargs``, ``steps``, ``samples``, ``init``); ``SystemExit`` when there are none."""
     import glob
 
-    from safetensors.torch import load_file
+    from safetensors import safe_open
 
     files = sorted(glob.glob(stem + ".safetensors")) or sorted(glob.glob(stem + ".part*.safetensors"))
     if not files:
         raise SystemExit(f"no weights {stem}.safetensors or {stem}.part*.safetensors")
-    state = {}
+    state, meta = {}, {}
     for f in files:
-        state.update(load_file(f))
-    return state
+        with safe_open(f, "pt") as h:
+            meta = json.loads(h.metadata()["config"])
+            state.update({k: h.get_tensor(k) for k in h.keys()})
+    return state, meta
 
 
 def _save_sharded(state: dict, path_stem: str, meta: dict, limit: int = 15_000_000) -> list[str]:
@@ -147,6 +151,14 @@ def main() -> None:
     ap.add_argument("--test-n", type=int, default=50_000, help="lattices of each test set (the first ones)")
     ap.add_argument("--check", default=None, help="npz with the local pilot test labels (y_u, y_bb, sums of x)")
     args = ap.parse_args()
+    try:  # bad options fail here, before any labelling
+        specs = [(n, int(w), int(b)) for n, w, b in (m.split(":") for m in args.models.split(","))]
+        inits = dict(a.split("=", 1) for a in args.init)
+        eval_data = dict(a.split("=", 1) for a in args.eval_data)
+    except ValueError:
+        raise SystemExit("--models is NAME:WIDTH:BLOCKS[,...]; --init NAME=STEM; --eval-data NAME=DIR") from None
+    if not set(inits) <= {n for n, _, _ in specs}:
+        raise SystemExit(f"--init names a model not in --models: {sorted(set(inits) - {n for n, _, _ in specs})}")
     t0 = time.time()
     os.makedirs(args.out, exist_ok=True)
     log_f = open(os.path.join(args.out, "log.txt"), "a")
@@ -187,7 +199,8 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
 
-    from topoml.nets.rg import CHERN_CLASSES, AuxiliaryHead, InvariantBaseNet, negate_mu, transpose_lattice
+    from topoml.nets.rg import CHERN_CLASSES, AuxiliaryHead, InvariantBaseNet
+    from topoml.train.trainer import random_symmetries
 
     dev = torch.device(args.device)
     torch.manual_seed(args.seed)
@@ -246,19 +259,17 @@ def main() -> None:
                         "label_mismatches": int((c["y_" + key] != test_y[n]).sum())}
         log("check against the local pilot test sets", check)
 
-    inits = dict(a.split("=", 1) for a in args.init)
     models = {}
-    for spec in args.models.split(","):
-        name, width, blocks = spec.split(":")
-        net = InvariantBaseNet(width=int(width), blocks=int(blocks), hidden=128, head="classes")
+    for name, width, blocks in specs:
+        net = InvariantBaseNet(width=width, blocks=blocks, hidden=128, head="classes")
         if name in inits:
-            net.load_state_dict(_load_state(inits[name]))
+            net.load_state_dict(load_run_weights(inits[name])[0])
             log("model", name, "starts from", inits[name])
         net = net.to(dev)
         view = AuxiliaryHead(net, 16, hidden=128).to(dev)
         kw = {"fused": True} if dev.type == "cuda" else {}
         opt = torch.optim.AdamW(view.parameters(), lr=args.lr, weight_decay=1e-4, **kw)
-        models[name] = {"net": net, "view": view, "opt": opt, "steps": 0, "width": int(width), "blocks": int(blocks),
+        models[name] = {"net": net, "view": view, "opt": opt, "steps": 0, "width": width, "blocks": blocks,
                         "params": sum(p.numel() for p in net.parameters()), "loss": float("nan"),
                         "diverged": False}
     k0 = CHERN_CLASSES[0]
@@ -304,7 +315,6 @@ def main() -> None:
     T = t_end - t_train
     next_eval = t_train + args.eval_every
     next_log = t_train + 10
-    r4 = torch.arange(4, device=dev)
     step = 0
     while True:
         now = time.time()
@@ -318,14 +328,8 @@ def main() -> None:
             drain()
         B = args.batch
         idx = torch.randint(0, n_avail, (B,), device=dev)
-        x, y, e = X[idx], Y[idx], E[idx]
-        shift = torch.randint(0, 4, (2, B), device=dev)
-        ii = (r4[None, :] - shift[0][:, None]) % 4
-        jj = (r4[None, :] - shift[1][:, None]) % 4
-        x = x[torch.arange(B, device=dev)[:, None, None], ii[:, :, None], jj[:, None, :]]
-        x = torch.where((torch.rand(B, device=dev) < 0.5)[:, None, None, None], transpose_lattice(x), x)
-        sign = torch.where(torch.rand(B, device=dev) < 0.5, -1.0, 1.0)
-        x, y = negate_mu(x, sign), y * sign.to(y.dtype)
+        x, y = random_symmetries(X[idx], Y[idx])  # the energies E[idx] are invariant
+        e = E[idx]
         for m in models.values():
             if m["diverged"]:
                 continue
@@ -371,11 +375,10 @@ def main() -> None:
     if dev.type == "cuda":  # the final scores in float32
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    if args.eval_data:
+    if eval_data:
         from topoml.data.store import open_dataset
 
-        for a in args.eval_data:
-            name, path = a.split("=", 1)
+        for name, path in eval_data.items():
             with open_dataset(path) as ds:
                 test_x[name] = torch.from_numpy(np.asarray(ds.inputs[:], dtype=np.float32)).to(dev)
                 test_y[name] = np.asarray(ds.labels[:]).astype(np.int64)

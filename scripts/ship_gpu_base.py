@@ -9,7 +9,7 @@ the old one with its base replaced (``chern_net``'s ``coarse`` keeps the old bas
 and the size networks, so the 8×8 and larger routes are unchanged, weight for weight). The held-out sets are the
 default profile's ``holdout4`` / ``holdout4_bb`` (``topoml generate``; uniform seed 4201, boundary-biased seed 4202,
 100,000 lattices each). The score of the old and the new model on both sets (shipped prediction mode, plus the other
-mode, the baselines, the confidence table and the breakdown, the same functions as the final table of
+mode, the baselines, the confidence table and the breakdown: ``final_row`` of the final table of
 ``topoml reproduce margalit2022``) is printed as JSON and written to ``OUT.json``; the new model's metadata gets
 the new 4×4 accuracy (uniform held-out; ``accuracy_bb`` the boundary-biased one) and its training record (``base``;
 ``train_samples["4x4"]`` the lattices the run labelled, from ``results.json`` beside the weights; ``--prior`` adds the
@@ -17,60 +17,35 @@ runs a fine-tuning run started from). The shipped model of session 15:
 
     python scripts/ship_gpu_base.py RUN2/w192 --prior RUN1/w192 --model SESSION12.safetensors --holdout D/holdout4 \
         --holdout-bb D/holdout4_bb --out NEW.safetensors --skip-old \
-        --source "scripts/gpu_base_4x4.py, session 15, one H200: a 540-s run (seed 15001) and a 200-s fine-tuning run (seed 15002, --init)"
-
-(plus ``source`` = "topoml reproduce margalit2022; 4x4 base: scripts/gpu_base_4x4.py on one H200 GPU", set by hand).
+        --source "scripts/gpu_base_4x4.py, session 15, one H200: a 540-s run (seed 15001) and a 200-s fine-tuning run (seed 15002, --init)" \
+        --model-source "topoml reproduce margalit2022; 4x4 base: scripts/gpu_base_4x4.py on one H200 GPU"
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 from pathlib import Path
 
-import numpy as np
-
 
 def _load_gpu_net(stem: str):
-    from safetensors import safe_open
+    from gpu_base_4x4 import load_run_weights  # beside this script
 
     from topoml.nets.rg import InvariantBaseNet
 
-    files = sorted(glob.glob(stem + ".safetensors")) or sorted(glob.glob(stem + ".part*.safetensors"))
-    if not files:
-        raise SystemExit(f"no weights {stem}.safetensors or {stem}.part*.safetensors")
-    state, meta = {}, None
-    for f in files:
-        with safe_open(f, "pt") as h:
-            meta = json.loads(h.metadata()["config"])
-            state.update({k: h.get_tensor(k) for k in h.keys()})
+    state, meta = load_run_weights(stem)
     net = InvariantBaseNet(**{k: v for k, v in meta["kwargs"].items() if k != "symmetrize"})
     net.load_state_dict(state)
     return net.eval(), meta
 
 
-def _score(comp, x: np.ndarray, y: np.ndarray) -> dict:
-    from topoml.evaluate.metrics import accuracy_breakdown, chern_baselines, confidence_table
-    from topoml.evaluate.predict import predict_chern
-
-    shipped = comp.symmetrize
-    c, _, q = predict_chern(comp, x, batch_size=4096)
-    comp.symmetrize = not shipped
-    try:
-        other = float(np.mean(predict_chern(comp, x, batch_size=4096)[0] == y))
-    finally:
-        comp.symmetrize = shipped
-    acc = float(np.mean(c == y))
-    return {"n": int(len(y)), "accuracy": acc, **chern_baselines(x, y),
-            "accuracy_plain": other if shipped else acc, "accuracy_group_averaged": acc if shipped else other,
-            "confidence": confidence_table(c, q, y), "breakdown": accuracy_breakdown(x, y, c)}
-
-
 def main() -> None:
     import torch
 
+    from gpu_base_4x4 import load_run_weights  # beside this script
+
     from topoml.cli.models import _dataset_xy
+    from topoml.experiments.margalit2022 import final_row
     from topoml.nets.rg import chern_net
     from topoml.train.checkpoint import load_model, model_bytes
 
@@ -86,7 +61,8 @@ def main() -> None:
     ap.add_argument("--prior", action="append", default=[], metavar="STEM",
                     help="an earlier run this one was fine-tuned from (--init): its steps, samples and labelled "
                     "lattices count too")
-    ap.add_argument("--source", default="scripts/gpu_base_4x4.py")
+    ap.add_argument("--source", default="scripts/gpu_base_4x4.py", help="where the base came from (metadata base.source)")
+    ap.add_argument("--model-source", default=None, help="replaces the model's recorded source (metadata source)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -105,13 +81,16 @@ def main() -> None:
     report = {}
     for name, path in (("holdout4", args.holdout), ("holdout4_bb", args.holdout_bb)):
         x, y = _dataset_xy(path)
-        report[name] = {"new": _score(new, x, y)} if args.skip_old else {"old": _score(old, x, y), "new": _score(new, x, y)}
+        report[name] = {"new": final_row(new, x, y)} if args.skip_old else {"old": final_row(old, x, y),
+                                                                             "new": final_row(new, x, y)}
         print(name, {k: {m: v[m] for m in ("accuracy", "accuracy_plain", "accuracy_group_averaged", "always_zero",
                                              "clean_phase")} for k, v in report[name].items()}, flush=True)
     meta = {k: v for k, v in old_meta.items() if k != "net"}
+    if args.model_source is not None:
+        meta["source"] = args.model_source
     meta["accuracy"] = {**meta["accuracy"], "4": report["holdout4"]["new"]["accuracy"]}
     meta["accuracy_bb"] = {**meta.get("accuracy_bb", {}), "4": report["holdout4_bb"]["new"]["accuracy"]}
-    metas = [gmeta] + [_load_gpu_net(p)[1] for p in args.prior]
+    metas = [gmeta] + [load_run_weights(p)[1] for p in args.prior]
     meta["base"] = {"source": args.source, "samples_seen": sum(m["samples"] for m in metas),
                     "steps": sum(m["steps"] for m in metas), "kwargs": net.config}
     runs = [Path(p).parent / "results.json" for p in [args.gpu_net, *args.prior]]  # lattices labelled per run

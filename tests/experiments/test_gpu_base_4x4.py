@@ -105,14 +105,19 @@ def test_quick_gpu_run_on_the_cpu_then_shipped_into_the_packaged_model(tmp_path)
     # shipped from the fine-tuning run: the first run's steps, samples and lattices count too
     p = subprocess.run([sys.executable, str(SHIP), str(ft / "a"), "--prior", str(out / "a"), "--model",
                         str(packaged_weights()), "--holdout", str(hold), "--holdout-bb", str(hold_bb), "--out",
-                        str(tmp_path / "ft.safetensors"), "--threads", "1", "--skip-old"],
+                        str(tmp_path / "ft.safetensors"), "--threads", "1", "--skip-old", "--model-source", "src"],
                        env=child_env(), capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     m2 = load_model(tmp_path / "ft.safetensors")[1]
     steps2 = res2["models"]["a"]["steps"]
     assert m2["base"]["steps"] == steps + steps2 and m2["base"]["samples_seen"] == (steps + steps2) * 32
     assert m2["train_samples"]["4x4"] == res["n_labelled"] + res2["n_labelled"]
+    assert m2["source"] == "src" and meta["source"] == old_meta["source"]
     assert "old" not in json.loads(Path(str(tmp_path / "ft.safetensors") + ".json").read_text())["report"]["holdout4"]
+    for bad in (["--models", "a:8"], ["--models", "a:8:1", "--init", "b=x"], ["--eval-data", "h"]):
+        p = subprocess.run([sys.executable, str(RUN), "--out", str(tmp_path / "bad"), "--device", "cpu", *bad],
+                           env=child_env(), capture_output=True, text=True, timeout=300)
+        assert p.returncode != 0 and "Traceback" not in p.stderr and "--" in p.stderr
     with pytest.raises(subprocess.CalledProcessError):
         subprocess.run([sys.executable, str(RUN), "--out", str(tmp_path / "bad"), "--device", "cpu", "--workers", "1",
                         "--budget", "5", "--test-n", "10", "--models", "a:8:1", "--init", f"a={tmp_path / 'none'}"],

@@ -138,6 +138,19 @@ def test_augmentation_applies_exact_symmetries_with_the_label():
     np.testing.assert_array_equal(torch.cat(xs2).numpy(), xa.astype(np.float32))
 
 
+def test_random_symmetries_on_the_global_generator_keep_the_label():
+    from topoml.train.trainer import random_symmetries
+
+    x = sample_lattices(30, SamplingSpec(lattice_size=4), rng=9)
+    y = bott_index(x).label
+    torch.manual_seed(3)
+    xa, ya = random_symmetries(torch.from_numpy(x), torch.from_numpy(y))
+    np.testing.assert_array_equal(bott_index(xa.numpy()).label, ya.numpy())
+    assert not torch.equal(xa, torch.from_numpy(x))
+    with pytest.raises(ShapeError):
+        random_symmetries(torch.zeros(2, 3, 3, 3), torch.zeros(2))
+
+
 def test_stream_epochs_cover_the_passes_in_order():
     x = torch.arange(10, dtype=torch.float32)[:, None, None, None].expand(10, 2, 2, 3)
     y = torch.arange(10, dtype=torch.float32)

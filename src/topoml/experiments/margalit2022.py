@@ -622,27 +622,34 @@ def _final_table(data: _Data, comp) -> dict:
     ``accuracy_group_averaged``: the same weights), the confidence table, and at 4×4 the breakdown by
     distance to the phase lines and by pairing. Each row records ``selects``: whether the set chose an epoch
     or a stage (the ``test`` sets at 4×4–16×16; :func:`scored_set` prefers the held-out sets)."""
+    rows = {}
+    for name in (f"{kind}{n}{s}" for n in FINAL_SIZES for kind in ("test", "holdout") for s in ("", "_bb")):
+        if name in data:
+            rows[name] = final_row(comp, *data[name], selects=name in SELECTING_SETS)
+    return rows
+
+
+def final_row(comp, x: np.ndarray, y: np.ndarray, selects: bool = False) -> dict:
+    """One row of the final table: a Chern model ``comp`` scored on lattices ``x`` ``(n, N, N, 3)`` with Bott labels
+    ``y`` ``(n,)``, in its prediction mode (``comp.symmetrize``) — ``n``, ``accuracy``, the baselines that ignore the
+    disorder, ``selects`` (as given), the accuracy of both modes, the confidence table and, at ``N = 4``, the
+    breakdown by distance to the phase lines and by pairing (``scripts/ship_gpu_base.py`` scores with it too)."""
     from topoml.evaluate.metrics import accuracy_breakdown, chern_baselines, confidence_table
 
-    rows = {}
     shipped = comp.symmetrize
-    for name in (f"{kind}{n}{s}" for n in FINAL_SIZES for kind in ("test", "holdout") for s in ("", "_bb")):
-        if name not in data:
-            continue
-        x, y = data[name]
-        pred, conf = _predict(comp, x, confidence=True)
-        acc = float(np.mean(pred == y))
-        comp.symmetrize = not shipped
-        try:
-            other = float(np.mean(_predict(comp, x) == y))
-        finally:
-            comp.symmetrize = shipped
-        rows[name] = {"n": int(len(y)), "accuracy": acc, **chern_baselines(x, y), "selects": name in SELECTING_SETS,
-                      "accuracy_plain": other if shipped else acc, "accuracy_group_averaged": acc if shipped else other,
-                      "confidence": confidence_table(pred, conf, y)}
-        if x.shape[1] == 4:
-            rows[name]["breakdown"] = accuracy_breakdown(x, y, pred)
-    return rows
+    pred, conf = _predict(comp, x, confidence=True)
+    acc = float(np.mean(pred == y))
+    comp.symmetrize = not shipped
+    try:
+        other = float(np.mean(_predict(comp, x) == y))
+    finally:
+        comp.symmetrize = shipped
+    row = {"n": int(len(y)), "accuracy": acc, **chern_baselines(x, y), "selects": selects,
+           "accuracy_plain": other if shipped else acc, "accuracy_group_averaged": acc if shipped else other,
+           "confidence": confidence_table(pred, conf, y)}
+    if x.shape[1] == 4:
+        row["breakdown"] = accuracy_breakdown(x, y, pred)
+    return row
 
 
 def scored_set(final: dict, n: int, suffix: str = "") -> str | None:

@@ -12,7 +12,7 @@ import importlib
 _CHECKPOINT = ("state_bytes", "load_state_bytes", "load_weights", "model_bytes", "load_model", "read_model_metadata")
 _TRAINER = ("TrainConfig", "Trainer", "BatchSource", "fit_arrays", "predict", "check_array", "run_net", "mse_loss",
             "chern_loss", "chern_class_loss", "chern_expected_loss", "l2_penalty", "regression_evaluator", "curves",
-            "tensor_batches", "decimation_batches", "symmetry_augmented", "native_bfloat16", "resolve_precision",
+            "tensor_batches", "decimation_batches", "symmetry_augmented", "random_symmetries", "native_bfloat16", "resolve_precision",
             "auxiliary_loss", "auxiliary_targets", "StandardizedEnergies")
 __all__ = [*_TRAINER, *_CHECKPOINT]
 

@@ -59,6 +59,7 @@ __all__ = [
     "tensor_batches",
     "decimation_batches",
     "symmetry_augmented",
+    "random_symmetries",
     "interleaved",
 ]
 
@@ -453,27 +454,41 @@ def symmetry_augmented(source: BatchSource, seed: int = 0, *, translations: bool
     (``μ → −μ`` needs a bipartite torus).
     """
 
-    from topoml.nets.rg import negate_mu, transpose_lattice
-
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         gen = torch.Generator().manual_seed(derive_seed(seed, epoch, 7))
         for x, y in source(epoch):
-            b, N = x.shape[0], x.shape[1]
-            if N % 2:
-                raise ShapeError(f"symmetry augmentation needs an even lattice size, got {N}")
-            if translations:
-                shift = torch.randint(0, N, (2, b), generator=gen)
-                r = torch.arange(N)
-                ii = (r[None, :] - shift[0][:, None]) % N
-                jj = (r[None, :] - shift[1][:, None]) % N
-                x = x[torch.arange(b)[:, None, None], ii[:, :, None], jj[:, None, :]]
-            tr = torch.rand(b, generator=gen) < 0.5
-            x = torch.where(tr[:, None, None, None], transpose_lattice(x), x)
-            sign = torch.where(torch.rand(b, generator=gen) < 0.5, -1.0, 1.0).to(x.dtype)
-            yield negate_mu(x, sign), y * sign.to(y.dtype)
+            yield random_symmetries(x, y, gen, translations=translations)
 
     batches.n_samples = getattr(source, "n_samples", None)  # type: ignore[attr-defined]
     return batches
+
+
+def random_symmetries(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None, *,
+                      translations: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """An independent random element of the Chern label's symmetry group for each lattice of a batch.
+
+    Lattices ``x`` ``(batch, N, N, 3)`` (``N`` even: ``μ → −μ`` needs a bipartite torus) and their labels ``y``
+    ``(batch,)``, on any device; returns the transformed lattices and labels: a cyclic translation (if
+    ``translations``), the transposition with ``t₋ → −t₋`` (probability ½) and ``μ → −μ`` (probability ½; the label
+    is negated), as :func:`symmetry_augmented`. The draws come from ``generator`` (on its device; default: the
+    global generator of ``x``'s device), in that order. Raises :class:`~topoml.errors.ShapeError` for an odd ``N``.
+    """
+    from topoml.nets.rg import negate_mu, transpose_lattice
+
+    b, N = x.shape[0], x.shape[1]
+    if N % 2:
+        raise ShapeError(f"symmetry augmentation needs an even lattice size, got {N}")
+    draw = generator.device if generator is not None else x.device
+    if translations:
+        shift = torch.randint(0, N, (2, b), generator=generator, device=draw).to(x.device)
+        r = torch.arange(N, device=x.device)
+        ii = (r[None, :] - shift[0][:, None]) % N
+        jj = (r[None, :] - shift[1][:, None]) % N
+        x = x[torch.arange(b, device=x.device)[:, None, None], ii[:, :, None], jj[:, None, :]]
+    tr = (torch.rand(b, generator=generator, device=draw) < 0.5).to(x.device)
+    x = torch.where(tr[:, None, None, None], transpose_lattice(x), x)
+    sign = torch.where(torch.rand(b, generator=generator, device=draw) < 0.5, -1.0, 1.0).to(x.device, x.dtype)
+    return negate_mu(x, sign), y * sign.to(y.dtype)
 
 
 class StandardizedEnergies:
