@@ -6,11 +6,18 @@ GPU buys (issue 10, Compute). Usage (the session-15 run, on a 16-core H200 machi
 
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT --budget 540 --workers 14 \
         --batch 4096 --lr 2e-3 --models w96:96:6,w192:192:6
-    # then the fine-tuning run of the width-192 network (its result is the shipped 4x4 base; README, session 15)
+    # then the fine-tuning run of the width-192 network (README, session 15)
     topoml generate holdout4.toml --out D/holdout4 --workers 14   # likewise holdout4_bb (the profile's held-out sets)
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT2 --budget 200 --final-reserve 25 \
         --workers 14 --batch 4096 --lr 2e-4 --warmup 0.15 --min-start 2000000 --models w192:192:6 \
         --init w192=OUT/w192 --seed 15002 --eval-data holdout4=D/holdout4 --eval-data holdout4_bb=D/holdout4_bb
+    # session 16: two more fine-tuning runs, each from the one before (OUT3 then OUT4 is the shipped 4x4 base)
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT3 --budget 525 --final-reserve 30 \
+        --workers 14 --batch 4096 --lr 7e-4 --warmup 0.1 --min-start 1000000 --models w192:192:6 \
+        --init w192=OUT2/w192 --seed 15003 --eval-every 120 --eval-data holdout4=D/holdout4 --eval-data holdout4_bb=D/holdout4_bb
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT4 --budget 215 --final-reserve 25 \
+        --workers 14 --batch 4096 --lr 2e-4 --warmup 0.15 --min-start 1000000 --models w192:192:6 \
+        --init w192=OUT3/w192 --seed 15004 --eval-every 100 --eval-data holdout4=D/holdout4 --eval-data holdout4_bb=D/holdout4_bb
 
 What it does, in one process plus a pool of ``--workers`` labelling processes:
 

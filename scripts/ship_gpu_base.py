@@ -13,11 +13,12 @@ mode, the baselines, the confidence table and the breakdown: ``final_row`` of th
 ``topoml reproduce margalit2022``) is printed as JSON and written to ``OUT.json``; the new model's metadata gets
 the new 4×4 accuracy (uniform held-out; ``accuracy_bb`` the boundary-biased one) and its training record (``base``;
 ``train_samples["4x4"]`` the lattices the run labelled, from ``results.json`` beside the weights; ``--prior`` adds the
-runs a fine-tuning run started from). The shipped model of session 15:
+runs a fine-tuning run started from). The shipped model (session 16; ``OLD`` = session 15's shipped model, whose
+non-base weights are session 12's):
 
-    python scripts/ship_gpu_base.py RUN2/w192 --prior RUN1/w192 --model SESSION12.safetensors --holdout D/holdout4 \
-        --holdout-bb D/holdout4_bb --out NEW.safetensors --skip-old \
-        --source "scripts/gpu_base_4x4.py, session 15, one H200: a 540-s run (seed 15001) and a 200-s fine-tuning run (seed 15002, --init)" \
+    python scripts/ship_gpu_base.py RUN4/w192 --prior RUN3/w192 --prior RUN2/w192 --prior RUN1/w192 --model OLD \
+        --holdout D/holdout4 --holdout-bb D/holdout4_bb --out NEW.safetensors --skip-old \
+        --source "scripts/gpu_base_4x4.py, sessions 15-16, one H200: a 540-s run (seed 15001), fine-tuning runs of 200 s (seed 15002), 525 s (seed 15003) and 215 s (seed 15004), each --init from the one before" \
         --model-source "topoml reproduce margalit2022; 4x4 base: scripts/gpu_base_4x4.py on one H200 GPU"
 """
 

@@ -231,6 +231,33 @@ def test_rerun_resumes_without_retraining(quick_run):
     assert before == {p: p.stat().st_mtime_ns for p in (out / "jobs").glob("*/epoch-*.safetensors")}
 
 
+def test_report_scores_the_packaged_weights(quick_run):
+    """The ``packaged`` job scores the weights that ``topoml predict`` ships on the run's own sets (recomputed here
+    with ``predict_chern``); they are far better than the quick profile's model and than "always 0" on its 4×4
+    held-out set, and the report shows the table."""
+    import hashlib
+
+    from topoml.data.store import open_dataset
+    from topoml.evaluate.predict import load_chern_model, packaged_weights, predict_chern
+
+    out, _ = quick_run
+    s = json.loads((out / "summary.json").read_text())
+    pk = s["packaged"]
+    assert pk["sha256"] == hashlib.sha256(packaged_weights().read_bytes()).hexdigest()
+    assert set(pk["final"]) == set(s["final"]) - {"model_stage"}
+    net, meta = load_chern_model()
+    assert pk["symmetrize"] is bool(net.symmetrize) and pk["source"] == meta["source"]
+    for name in ("holdout4", "holdout8"):
+        ds = open_dataset(out / "data" / name)
+        y = ds.labels[:]
+        assert pk["final"][name]["accuracy"] == float(np.mean(predict_chern(net, ds.inputs[:], 2048)[0] == y)), name
+    row = pk["final"]["holdout4"]
+    assert row["accuracy"] > max(0.95, row["always_zero"] + 0.1, s["final"]["holdout4"]["accuracy"])
+    report = (out / "report.md").read_text()
+    assert "## The packaged weights of `topoml predict` on the same sets" in report
+    assert f"{100 * row['accuracy']:.2f} %" in report and pk["sha256"][:16] in report
+
+
 def test_config_errors():
     with pytest.raises(ConfigError, match="unknown config key"):
         load_config("quick", {"epochs": 3})

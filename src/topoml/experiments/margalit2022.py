@@ -24,6 +24,10 @@ stages stored as jobs of the run directory) → report. Stages:
    accuracy. ``direct8`` (issue 10, session 12; ``direct8.epochs = 0`` skips it): a copy of the last joint
    stage's copy trained on the 8×8 sets alone, which answers 8×8 lattices in the shipped compound
    (``CompoundNet.size_nets``); every other size keeps its route.
+   ``packaged`` (issue 10, session 16; ``packaged = false`` skips it): the weights that ``topoml predict`` ships
+   (``topoml/weights/margalit2022_chern.safetensors``; their 4×4 base was trained on a GPU by
+   ``scripts/gpu_base_4x4.py``) scored on this run's sets like the run's own model, so that the report measures the
+   product too; recomputed when the packaged file changes (its SHA-256 is recorded).
 7. ``ablation-<row>``: base-network ablation rows (after the shipped-style model is written, so an
    interrupted run has its main table first); ``rg_ablation-<row>``: RG-stage rows behind the same
    base (own decimation pre-training ``rg_ablation-<row>-init`` when the row's RG has no ``skip``).
@@ -234,6 +238,8 @@ class Margalit2022Config(StrictModel):
     # the shipped model averages its prediction over the label's point symmetries (CompoundNet.symmetrize;
     # 4x the inference cost); the final table scores both modes
     symmetrize: bool = False
+    # issue 10 (session 16): score the packaged weights of `topoml predict` on this run's sets (job "packaged")
+    packaged: bool = True
     averages: StageSpec = StageSpec(epochs=0)  # baseline on the lattice averages only; 0 epochs skips it
     init_range: float = 5.0
     phase_diagram_stride: int = 1
@@ -627,6 +633,29 @@ def _final_table(data: _Data, comp) -> dict:
         if name in data:
             rows[name] = final_row(comp, *data[name], selects=name in SELECTING_SETS)
     return rows
+
+
+def _stage_packaged(rd: RunDir, data: _Data) -> dict:
+    """The ``packaged`` job: the final table of the weights shipped with the package (``topoml predict``'s
+    default) on this run's sets, with the file's SHA-256 and the training record of its metadata; a stored result
+    is reused only while the packaged file is the same."""
+    import hashlib
+
+    from topoml.evaluate.predict import packaged_weights
+    from topoml.train.checkpoint import load_model
+
+    blob = packaged_weights().read_bytes()
+    sha = hashlib.sha256(blob).hexdigest()
+    done = rd.job_result("packaged")
+    if done is not None and done.get("sha256") == sha:
+        return done
+    comp, meta = load_model(blob)
+    comp.eval()
+    done = {"sha256": sha, "symmetrize": bool(comp.symmetrize),
+            **{k: meta[k] for k in ("source", "base", "train_samples", "accuracy", "test_sets") if k in meta},
+            "final": _final_table(data, comp)}
+    rd.save_job("packaged", done)
+    return done
 
 
 def final_row(comp, x: np.ndarray, y: np.ndarray, selects: bool = False) -> dict:
@@ -1115,6 +1144,9 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
                               **({"16x16": sum(cfg.data[t].n_samples for t in used16)} if used16 else {})}}
     rd.write_bytes("model.safetensors", model_bytes(comp, "margalit2022.chern", spec, meta))
     results["parameters"] = {"base": count_parameters(_base_net(cfg.base_net)), "rg": count_parameters(comp.rg)}
+    if cfg.packaged:
+        _log("packaged weights", progress)
+        results["packaged"] = _stage_packaged(rd, data)
     # the ablation rows run after the shipped-style model is written, so an interrupted run has its
     # main table first; each row is its own resumable job
     if cfg.ablation:
@@ -1237,6 +1269,46 @@ def format_modes_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def format_packaged_table(summary: dict) -> str:
+    """The packaged weights (``topoml predict``'s default) on this run's sets (markdown; ``""`` when the run did not
+    score them): the final table's columns, with this run's own model beside them."""
+    from topoml.evaluate.predict import PACKAGED_MODEL
+
+    pk = summary.get("packaged")
+    if not pk:
+        return ""
+    fin, own = pk["final"], summary.get("final", {})
+    base = pk.get("base", {})
+    trained = (f"; training of its 4×4 base: {base['source']}, {base['samples_seen']:,} samples seen"
+               + (f" of {pk['train_samples']['4x4']:,} labelled lattices" if "4x4" in pk.get("train_samples", {}) else "")
+               if "source" in base and "samples_seen" in base else "")
+    lines = [f"`topoml predict` without `--weights` uses the packaged `topoml/weights/{PACKAGED_MODEL}` (SHA-256 "
+             f"`{pk['sha256'][:16]}…`, source: {pk.get('source', 'unrecorded')}{trained}; it predicts "
+             f"{'group-averaged' if pk.get('symmetrize') else 'plain'}). Scored here like this run's model; a `test` "
+             "set of this run with the seed of a set that selected the packaged model's epochs is not held out "
+             "for it either.", "",
+             "| size | paper | packaged, uniform | packaged, boundary-biased | this run's model, uniform / biased | "
+             "always 0 (uniform / biased) | clean phase of the averages (uniform / biased) |",
+             "|---|---|---|---|---|---|---|"]
+    for n in FINAL_SIZES:
+        names = [scored_set(fin, n, s) for s in ("", "_bb")]
+        u, b = (fin.get(k) if k else None for k in names)
+        if u is None and b is None:
+            continue
+
+        def acc(k, r):
+            return "—" if r is None else _binom(r["accuracy"], r["n"]) + f" (`{k}`)"
+
+        def cell(rows, key):
+            return " / ".join("—" if r is None else _pct(r[key]) for r in rows)
+
+        paper = f"{_PAPER_BY_SIZE[n]:.2f} %" if n in _PAPER_BY_SIZE else "—"
+        mine = [own.get(k) if k else None for k in names]
+        lines.append(f"| {n}×{n} | {paper} | {acc(names[0], u)} | {acc(names[1], b)} | {cell(mine, 'accuracy')} | "
+                     f"{cell((u, b), 'always_zero')} | {cell((u, b), 'clean_phase')} |")
+    return "\n".join(lines)
+
+
 def _net_desc(net: dict) -> str:
     if net["kind"] == "invariant":
         return (f"invariant (circular padding, mean+max pool) width {net['width']}, {net['blocks']} residual blocks, "
@@ -1319,6 +1391,8 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         format_modes_table(r),
         "",
     ]
+    if r.get("packaged"):
+        lines += ["## The packaged weights of `topoml predict` on the same sets", "", format_packaged_table(r), ""]
     fin = r.get("final", {})
     shown = [k for k in (scored_set(fin, n, s) for n in FINAL_SIZES for s in ("", "_bb")) if k]
     for k in shown:
