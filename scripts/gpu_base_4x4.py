@@ -34,7 +34,9 @@ What it does, in one process plus a pool of ``--workers`` labelling processes:
   bfloat16 autocast, a one-cycle schedule over wall-clock time (5 % warm-up, then cosine to 0) that ends at
   ``--budget`` seconds minus the final evaluation;
 * ``--init NAME=STEM`` starts a model from the weights of an earlier run (a fine-tuning run: a new ``--seed`` for
-  fresh lattices, a smaller ``--lr``, ``--warmup``); ``--eval-data NAME=DIR`` adds dataset folders of
+  fresh lattices, a smaller ``--lr``, ``--warmup``), or from the 4×4 base of a Chern model file
+  (``--init w192=src/topoml/weights/margalit2022_chern.safetensors`` goes on from the shipped base on any machine,
+  ``--models w192:192:6``); ``--eval-data NAME=DIR`` adds dataset folders of
   ``topoml generate`` (the held-out sets) to the final scores, which are computed in float32 without TF32;
 * every ``--eval-every`` seconds it scores each model on the two test sets (float32) and writes its weights
   (``OUT/<name>.safetensors``, the wrapped net's ``state_dict`` alone, in shards of at most 15 MB) and
@@ -97,11 +99,31 @@ def _tasks(args, tests):
 
 def load_run_weights(stem: str) -> tuple[dict, dict]:
     """The weights a run saved under ``stem`` (``stem.safetensors`` or its shards ``stem.part*.safetensors``) and
-    their metadata (``kwargs``, ``steps``, ``samples``, ``init``); ``SystemExit`` when there are none."""
+    their metadata (``kwargs``, ``steps``, ``samples``, ``init``); ``SystemExit`` when there are none.
+
+    ``stem`` may also name a margalit2022 Chern model file (``….safetensors``, e.g. the packaged
+    ``src/topoml/weights/margalit2022_chern.safetensors``): then its 4×4 base network, with the training record of
+    the model's metadata (``steps``, ``samples``, and ``n_labelled``, the 4×4 lattices it was trained on), so that a
+    GPU session can go on from the shipped base on a fresh machine (``--init w192=src/topoml/...``)."""
     import glob
 
     from safetensors import safe_open
 
+    if stem.endswith(".safetensors"):
+        if not os.path.isfile(stem):
+            raise SystemExit(f"no model file {stem}")
+        with safe_open(stem, "pt") as h:
+            head = h.metadata() or {}
+            if "topoml_net" not in head:
+                raise SystemExit(f"{stem} is not a topoml model file")
+            spec, info = json.loads(head["topoml_net"]), json.loads(head.get("topoml_metadata", "{}"))
+            if spec.get("name") != "margalit2022.chern":
+                raise SystemExit(f"{stem} holds a {spec.get('name')!r} network, not a margalit2022 Chern model")
+            state = {k[len("base."):]: h.get_tensor(k) for k in h.keys() if k.startswith("base.")}
+        base = info.get("base", {})
+        return state, {"kwargs": {k: v for k, v in spec["kwargs"]["base"].items() if k != "symmetrize"},
+                       "steps": base.get("steps", 0), "samples": base.get("samples_seen", 0), "init": None,
+                       "n_labelled": info.get("train_samples", {}).get("4x4")}
     files = sorted(glob.glob(stem + ".safetensors")) or sorted(glob.glob(stem + ".part*.safetensors"))
     if not files:
         raise SystemExit(f"no weights {stem}.safetensors or {stem}.part*.safetensors")

@@ -61,7 +61,7 @@ def main() -> None:
                     "its metadata)")
     ap.add_argument("--prior", action="append", default=[], metavar="STEM",
                     help="an earlier run this one was fine-tuned from (--init): its steps, samples and labelled "
-                    "lattices count too")
+                    "lattices count too (a Chern model file: its base's record)")
     ap.add_argument("--source", default="scripts/gpu_base_4x4.py", help="where the base came from (metadata base.source)")
     ap.add_argument("--model-source", default=None, help="replaces the model's recorded source (metadata source)")
     args = ap.parse_args()
@@ -94,10 +94,15 @@ def main() -> None:
     metas = [gmeta] + [load_run_weights(p)[1] for p in args.prior]
     meta["base"] = {"source": args.source, "samples_seen": sum(m["samples"] for m in metas),
                     "steps": sum(m["steps"] for m in metas), "kwargs": net.config}
-    runs = [Path(p).parent / "results.json" for p in [args.gpu_net, *args.prior]]  # lattices labelled per run
-    if all(r.exists() for r in runs):
-        meta["train_samples"] = {**meta.get("train_samples", {}),
-                                 "4x4": sum(json.loads(r.read_text())["n_labelled"] for r in runs)}
+    def labelled(stem: str, m: dict):  # lattices a run labelled (its results.json), or a model file's record
+        if stem.endswith(".safetensors"):
+            return m.get("n_labelled")
+        r = Path(stem).parent / "results.json"
+        return json.loads(r.read_text())["n_labelled"] if r.exists() else None
+
+    counts = [labelled(p, m) for p, m in zip([args.gpu_net, *args.prior], metas)]
+    if all(c is not None for c in counts):
+        meta["train_samples"] = {**meta.get("train_samples", {}), "4x4": sum(counts)}
     Path(args.out).write_bytes(model_bytes(new, "margalit2022.chern", spec, meta))
     Path(args.out + ".json").write_text(json.dumps({"spec": spec, "metadata": meta, "report": report}, indent=1))
     print("wrote", args.out)

@@ -139,3 +139,34 @@ def test_chern_net_coarse_arguments():
         chern_net(base={"width": 16}, base_kind="invariant", coarse={"width": 8})
     with pytest.raises(ConfigError, match="dict"):
         chern_net(base={"width": 16}, base_kind="invariant", coarse_base=True, coarse=[8])
+
+
+def test_runs_can_start_from_the_base_of_a_chern_model_file(tmp_path):
+    """``--init NAME=MODEL.safetensors`` (and ``ship_gpu_base.py --prior``) read the 4×4 base of a Chern model file,
+    so a GPU session on a fresh machine goes on from the packaged base: the same weights, the model's record."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from gpu_base_4x4 import load_run_weights
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    from topoml.evaluate.predict import packaged_weights
+    from topoml.nets.rg import InvariantBaseNet
+    from topoml.train.checkpoint import load_model
+
+    model, meta = load_model(packaged_weights())
+    state, rec = load_run_weights(str(packaged_weights()))
+    assert rec["kwargs"] == {k: v for k, v in meta["net"]["kwargs"]["base"].items() if k != "symmetrize"}
+    assert rec["steps"] == meta["base"]["steps"] and rec["samples"] == meta["base"]["samples_seen"]
+    assert rec["n_labelled"] == meta["train_samples"]["4x4"]
+    net = InvariantBaseNet(**rec["kwargs"])
+    net.load_state_dict(state)  # strict: every tensor of the base, nothing else
+    x = torch.from_numpy(np.random.default_rng(1).uniform([-4, -2, 0.1], [4, 2, 0.2], (5, 4, 4, 3)).astype(np.float32))
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(x), model.base(x), rtol=0, atol=0)
+    for bad, msg in ((tmp_path / "none.safetensors", "no model file"), (tmp_path / "plain.safetensors", "not a topoml")):
+        if "plain" in bad.name:
+            from safetensors.torch import save_file
+
+            save_file({"w": torch.zeros(2)}, str(bad))
+        with pytest.raises(SystemExit, match=msg):
+            load_run_weights(str(bad))
