@@ -258,6 +258,25 @@ def test_report_scores_the_packaged_weights(quick_run):
     assert f"{100 * row['accuracy']:.2f} %" in report and pk["sha256"][:16] in report
 
 
+def test_packaged_job_reuses_its_result_only_for_the_same_file_and_survives_a_missing_one(tmp_path, monkeypatch):
+    import hashlib
+
+    import topoml.evaluate.predict as pr
+    from topoml.experiments.margalit2022 import _stage_packaged, format_packaged_table
+    from topoml.runs.rundir import RunDir
+
+    rd = RunDir(tmp_path / "run", {"k": 1})
+    sha = hashlib.sha256(pr.packaged_weights().read_bytes()).hexdigest()
+    rd.save_job("packaged", {"sha256": sha, "final": {}, "marker": 1})
+    assert _stage_packaged(rd, None)["marker"] == 1  # the same file: the stored result, nothing scored
+    monkeypatch.setattr(pr, "packaged_weights", lambda: tmp_path / "missing.safetensors")
+    r = _stage_packaged(rd, None)
+    assert set(r) == {"error"} and "could not be read" in r["error"]
+    assert format_packaged_table({"packaged": r}).startswith("Not scored: the packaged weights could not be read")
+    assert rd.job_result("packaged")["marker"] == 1  # the stored result is left as it was
+    assert format_packaged_table({}) == ""
+
+
 def test_config_errors():
     with pytest.raises(ConfigError, match="unknown config key"):
         load_config("quick", {"epochs": 3})

@@ -638,18 +638,24 @@ def _final_table(data: _Data, comp) -> dict:
 def _stage_packaged(rd: RunDir, data: _Data) -> dict:
     """The ``packaged`` job: the final table of the weights shipped with the package (``topoml predict``'s
     default) on this run's sets, with the file's SHA-256 and the training record of its metadata; a stored result
-    is reused only while the packaged file is the same."""
+    is reused only while the packaged file is the same. A missing or unreadable packaged file (an installation
+    without the package data) does not stop the run: the result is ``{"error": ...}``, not stored, and the report
+    says so."""
     import hashlib
 
+    from topoml.errors import CheckpointError
     from topoml.evaluate.predict import packaged_weights
     from topoml.train.checkpoint import load_model
 
-    blob = packaged_weights().read_bytes()
+    try:
+        blob = packaged_weights().read_bytes()
+        comp, meta = load_model(blob)
+    except (OSError, CheckpointError) as e:
+        return {"error": f"the packaged weights could not be read: {e}"}
     sha = hashlib.sha256(blob).hexdigest()
     done = rd.job_result("packaged")
     if done is not None and done.get("sha256") == sha:
         return done
-    comp, meta = load_model(blob)
     comp.eval()
     done = {"sha256": sha, "symmetrize": bool(comp.symmetrize),
             **{k: meta[k] for k in ("source", "base", "train_samples", "accuracy", "test_sets") if k in meta},
@@ -1277,6 +1283,8 @@ def format_packaged_table(summary: dict) -> str:
     pk = summary.get("packaged")
     if not pk:
         return ""
+    if "error" in pk:
+        return f"Not scored: {pk['error']}."
     fin, own = pk["final"], summary.get("final", {})
     base = pk.get("base", {})
     trained = (f"; training of its 4×4 base: {base['source']}, {base['samples_seen']:,} samples seen"
