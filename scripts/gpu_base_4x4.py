@@ -18,6 +18,11 @@ GPU buys (issue 10, Compute). Usage (the session-15 run, on a 16-core H200 machi
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT4 --budget 215 --final-reserve 25 \
         --workers 14 --batch 4096 --lr 2e-4 --warmup 0.15 --min-start 1000000 --models w192:192:6 \
         --init w192=OUT3/w192 --seed 15004 --eval-every 100 --eval-data holdout4=D/holdout4 --eval-data holdout4_bb=D/holdout4_bb
+    # the next lease (prepared in session 16): measure the step's variants first (~1-2 min), then go on from the
+    # shipped base on any machine with the winning --conv / --compile
+    python benchmarks/bench_gpu_base.py --json OUT5/bench.json
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT5 --budget 420 ... --lr 5e-4 \
+        --models w192:192:6 --init w192=src/topoml/weights/margalit2022_chern.safetensors --seed 15005 --conv gemm
 
 What it does, in one process plus a pool of ``--workers`` labelling processes:
 
@@ -172,6 +177,11 @@ def main() -> None:
     ap.add_argument("--capacity", type=int, default=60_000_000)
     ap.add_argument("--eval-every", type=float, default=60.0)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--conv", choices=("conv", "gemm"), default="conv",
+                    help="how the training step computes the 3x3 convolutions (topoml.nets.rg.set_conv_impl; the "
+                    "evaluations always use conv); benchmarks/bench_gpu_base.py measures both")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the training step's network (its compile "
+                    "time counts against --budget)")
     ap.add_argument("--warmup", type=float, default=0.05, help="fraction of the schedule spent warming up")
     ap.add_argument("--init", action="append", default=[], metavar="NAME=STEM",
                     help="start model NAME from weights STEM(.safetensors | .part*.safetensors) of an earlier run")
@@ -228,7 +238,7 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
 
-    from topoml.nets.rg import CHERN_CLASSES, AuxiliaryHead, InvariantBaseNet
+    from topoml.nets.rg import CHERN_CLASSES, AuxiliaryHead, InvariantBaseNet, set_conv_impl
     from topoml.train.trainer import random_symmetries
 
     dev = torch.device(args.device)
@@ -294,11 +304,12 @@ def main() -> None:
         if name in inits:
             net.load_state_dict(load_run_weights(inits[name])[0])
             log("model", name, "starts from", inits[name])
-        net = net.to(dev)
+        net = set_conv_impl(net.to(dev), args.conv)
         view = AuxiliaryHead(net, 16, hidden=128).to(dev)
         kw = {"fused": True} if dev.type == "cuda" else {}
         opt = torch.optim.AdamW(view.parameters(), lr=args.lr, weight_decay=1e-4, **kw)
-        models[name] = {"net": net, "view": view, "opt": opt, "steps": 0, "width": width, "blocks": blocks,
+        models[name] = {"net": net, "view": view, "opt": opt, "fwd": torch.compile(view) if args.compile else view,
+                        "steps": 0, "width": width, "blocks": blocks,
                         "params": sum(p.numel() for p in net.parameters()), "loss": float("nan"),
                         "diverged": False}
     k0 = CHERN_CLASSES[0]
@@ -315,11 +326,13 @@ def main() -> None:
             net = m["net"]
             net.eval()
             net.symmetrize = sym
+            set_conv_impl(net, "conv")
             res = {}
             for tn, tx in test_x.items():
                 pred = torch.cat([net(tx[i:i + 8192]).argmax(1) for i in range(0, len(tx), 8192)]).cpu().numpy()
                 res[tn] = float((pred + k0 == test_y[tn]).mean())
             net.symmetrize = False
+            set_conv_impl(net, args.conv)
             net.train()
             out[name] = res
         return out
@@ -329,7 +342,7 @@ def main() -> None:
             meta = {"kwargs": m["net"].config, "steps": m["steps"], "samples": m["steps"] * args.batch,
                     "final": final, "init": inits.get(name)}
             m["files"] = _save_sharded(m["net"].state_dict(), os.path.join(args.out, name), meta)
-            results["models"][name] = {k: v for k, v in m.items() if k not in ("net", "view", "opt")}
+            results["models"][name] = {k: v for k, v in m.items() if k not in ("net", "view", "opt", "fwd")}
         results["n_labelled"] = n_avail
         results["errors"] = errors
         results["elapsed_s"] = time.time() - t0
@@ -365,7 +378,7 @@ def main() -> None:
             for g in m["opt"].param_groups:
                 g["lr"] = lr
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                out = m["view"](x)
+                out = m["fwd"](x)
             out = out.float()
             loss = F.cross_entropy(out[:, :5], y - k0) + args.aux_weight * F.mse_loss(out[:, 5:], e)
             m["opt"].zero_grad(set_to_none=True)

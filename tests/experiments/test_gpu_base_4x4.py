@@ -89,10 +89,11 @@ def test_quick_gpu_run_on_the_cpu_then_shipped_into_the_packaged_model(tmp_path)
                         "--budget", "10", "--final-reserve", "4", "--chunk", "500", "--min-start", "500",
                         "--test-n", "200", "--models", "a:8:1", "--batch", "32", "--capacity", "100000",
                         "--init", f"a={out / 'a'}", "--warmup", "0", "--lr", "1e-4", "--seed", "2",
-                        "--eval-data", f"h={hold}"],
+                        "--eval-data", f"h={hold}", "--conv", "gemm"],
                        env=child_env(OPENBLAS_NUM_THREADS="1"), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     res2 = json.loads((ft / "results.json").read_text())
+    assert res2["args"]["conv"] == "gemm" and res2["args"]["compile"] is False  # trained by gathered products
     from topoml.cli.models import _dataset_xy
 
     _, yh = _dataset_xy(str(hold))

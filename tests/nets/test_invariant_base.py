@@ -217,3 +217,35 @@ def test_augmentation_and_stream_epochs_reject_bad_input():
         next(iter(symmetry_augmented(tensor_batches(x, torch.zeros(4), 2), seed=0)(0)))
     with pytest.raises(ConfigError):
         tensor_batches(torch.zeros(4, 4, 4, 3), torch.zeros(4), 2, samples_per_epoch=0)
+
+
+@pytest.mark.parametrize("n", [4, 8, 6])
+def test_gemm_convolutions_compute_the_same_network(n):
+    """``set_conv_impl(net, "gemm")``: every periodic 3×3 convolution as one gathered matrix product — the same
+    outputs and gradients (float64, to rounding), the same parameters; the RG network's stride-2 convolution and
+    zero-padded ones keep their route."""
+    from topoml.nets.rg import BaseNet, RGNet, set_conv_impl
+
+    torch.manual_seed(0)
+    nets = [InvariantBaseNet(width=8, blocks=2, hidden=16), RGNet(width=8, inner_width=8, padding="periodic"),
+            BaseNet(width=8, depth=3, padding="zero")]
+    x = torch.from_numpy(np.random.default_rng(n).uniform([-4, -2, 0.1], [4, 2, 0.2], (3, n, n, 3))).double()
+    for net in nets:
+        if isinstance(net, RGNet) and n % 2:
+            continue
+        net = net.double()
+        keys = list(net.state_dict())
+        outs, grads = [], []
+        for impl in ("conv", "gemm"):
+            set_conv_impl(net, impl)
+            net.zero_grad()
+            out = net(x)
+            out.square().sum().backward()
+            outs.append(out.detach())
+            grads.append([p.grad.clone() for p in net.parameters()])
+        torch.testing.assert_close(outs[1], outs[0], rtol=1e-10, atol=1e-12)
+        for g1, g0 in zip(*grads[::-1]):
+            torch.testing.assert_close(g1, g0, rtol=1e-9, atol=1e-11)
+        assert list(net.state_dict()) == keys
+    with pytest.raises(ConfigError, match="impl"):
+        set_conv_impl(nets[0], "fft")

@@ -46,6 +46,7 @@ from topoml.errors import ConfigError, ShapeError
 from topoml.hamiltonians.pip import check_lattice_shape
 
 __all__ = [
+    "set_conv_impl",
     "BaseNet",
     "RGNet",
     "CompoundNet",
@@ -120,6 +121,16 @@ def _wrap_matrix(n: int, m: int, dtype: torch.dtype, device: torch.device) -> to
     return w.to(device)
 
 
+@functools.lru_cache(maxsize=32)
+def _neighbour_index(n: int, m: int, device: torch.device) -> torch.Tensor:
+    """``(n·m·9,)``: for output site ``p = i·m + j`` and kernel offset ``k = 3·ki + kj`` the flat index of the site
+    ``((i + ki − 1) mod n, (j + kj − 1) mod m)`` that a 3×3 convolution reads on the periodically padded lattice."""
+    i, j = torch.meshgrid(torch.arange(n), torch.arange(m), indexing="ij")
+    ki, kj = torch.meshgrid(torch.arange(3), torch.arange(3), indexing="ij")
+    src = ((i.reshape(-1, 1) + ki.reshape(1, -1) - 1) % n) * m + (j.reshape(-1, 1) + kj.reshape(1, -1) - 1) % m
+    return src.reshape(-1).to(device)
+
+
 class _Conv(nn.Module):
     """A 3×3 convolution with zero or periodic (circular) padding of one site.
 
@@ -129,6 +140,11 @@ class _Conv(nn.Module):
     output; its backward is a product too), larger ones by an index gather. On 4×4 lattices, training
     (forward + backward) runs 1.7× faster than with the gather (whose backward is a slow scatter-add) and
     2.7× faster than ``padding_mode="circular"`` (``benchmarks/bench_base_train.py``).
+
+    ``impl = "gemm"`` (:func:`set_conv_impl`; periodic, stride 1) computes the same convolution as one matrix
+    product instead: the 9 neighbours of every site gathered into a ``(batch·sites, 9·c_in)`` matrix times the
+    kernel as ``(9·c_in, c_out)``; the same parameters and the same numbers up to rounding. A candidate for
+    accelerators (``benchmarks/bench_gpu_base.py`` measures it); on this project's CPUs it is no faster.
     """
 
     def __init__(self, c_in: int, c_out: int, padding: Padding, stride: int = 1):
@@ -137,8 +153,17 @@ class _Conv(nn.Module):
             raise ConfigError(f"padding must be 'zero' or 'periodic', got {padding!r}")
         self.periodic = padding == "periodic"
         self.conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=0 if self.periodic else 1)
+        self.impl = "conv"
+
+    def _gemm(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, n, m = x.shape
+        g = x.flatten(2).transpose(1, 2)[:, _neighbour_index(n, m, x.device)].reshape(b * n * m, 9 * c)
+        w = self.conv.weight.permute(0, 2, 3, 1).reshape(self.conv.out_channels, 9 * c)
+        return F.linear(g, w, self.conv.bias).reshape(b, n * m, -1).transpose(1, 2).reshape(b, -1, n, m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.impl == "gemm" and self.periodic and self.conv.stride == (1, 1):
+            return self._gemm(x)
         if self.periodic:
             b, c, n, m = x.shape
             if n * m <= _PAD_MATMUL_MAX_SITES:
@@ -163,6 +188,24 @@ class _ResidualPair(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skip = x if self.project is None else self.project(x)
         return F.relu(skip + self.b(F.relu(self.a(x))))
+
+
+def set_conv_impl(module: nn.Module, impl: Literal["conv", "gemm"]) -> nn.Module:
+    """Choose how every 3×3 convolution of ``module`` (any network of this module) computes: ``"conv"`` (padding,
+    then ``nn.Conv2d``; the default) or ``"gemm"`` (periodic stride-1 convolutions as one gathered matrix product,
+    see :class:`_Conv`). Parameters, ``state_dict`` and outputs (to rounding) are unchanged. Returns ``module``.
+
+    Raises
+    ------
+    ConfigError
+        ``impl`` is not ``"conv"`` or ``"gemm"``.
+    """
+    if impl not in ("conv", "gemm"):
+        raise ConfigError(f"impl must be 'conv' or 'gemm', got {impl!r}")
+    for sub in module.modules():
+        if isinstance(sub, _Conv):
+            sub.impl = impl
+    return module
 
 
 def _check_depth(depth: int) -> int:
