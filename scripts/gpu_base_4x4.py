@@ -19,10 +19,10 @@ GPU buys (issue 10, Compute). Usage (the session-15 run, on a 16-core H200 machi
         --workers 14 --batch 4096 --lr 2e-4 --warmup 0.15 --min-start 1000000 --models w192:192:6 \
         --init w192=OUT3/w192 --seed 15004 --eval-every 100 --eval-data holdout4=D/holdout4 --eval-data holdout4_bb=D/holdout4_bb
     # the next lease (prepared in session 16): measure the step's variants first (~1-2 min), then go on from the
-    # shipped base on any machine with the winning --conv / --compile
+    # shipped base on any machine (--conv auto times both convolution routes first; --compile if the benchmark says so)
     python benchmarks/bench_gpu_base.py --json OUT5/bench.json
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT5 --budget 420 ... --lr 5e-4 \
-        --models w192:192:6 --init w192=src/topoml/weights/margalit2022_chern.safetensors --seed 15005 --conv gemm
+        --models w192:192:6 --init w192=src/topoml/weights/margalit2022_chern.safetensors --seed 15005 --conv auto
 
 What it does, in one process plus a pool of ``--workers`` labelling processes:
 
@@ -55,6 +55,7 @@ holds the same lattices); ``results.json`` records the steps and samples each mo
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import multiprocessing as mp
@@ -177,9 +178,10 @@ def main() -> None:
     ap.add_argument("--capacity", type=int, default=60_000_000)
     ap.add_argument("--eval-every", type=float, default=60.0)
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--conv", choices=("conv", "gemm"), default="conv",
+    ap.add_argument("--conv", choices=("conv", "gemm", "auto"), default="conv",
                     help="how the training step computes the 3x3 convolutions (topoml.nets.rg.set_conv_impl; the "
-                    "evaluations always use conv); benchmarks/bench_gpu_base.py measures both")
+                    "evaluations always use conv); auto: the faster for each model, timed on 20 steps of a copy "
+                    "before the training (benchmarks/bench_gpu_base.py measures more variants)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the training step's network (its compile "
                     "time counts against --budget)")
     ap.add_argument("--warmup", type=float, default=0.05, help="fraction of the schedule spent warming up")
@@ -298,18 +300,42 @@ def main() -> None:
                         "label_mismatches": int((c["y_" + key] != test_y[n]).sum())}
         log("check against the local pilot test sets", check)
 
+    def pick_conv(view) -> tuple[str, dict]:
+        """The faster convolution route of ``view``'s training step (forward + backward of a copy under the run's
+        autocast, 20 timed steps after 5 on the first labelled lattices) and the seconds per step of each."""
+        idx = torch.arange(args.batch, device=dev) % n_avail
+        x = X[idx]
+        times = {}
+        for impl in ("conv", "gemm"):
+            v = set_conv_impl(copy.deepcopy(view), impl)
+            for i in range(25):
+                if i == 5:
+                    if dev.type == "cuda":
+                        torch.cuda.synchronize()
+                    t = time.perf_counter()
+                with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
+                    out = v(x)
+                out.float().square().mean().backward()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            times[impl] = (time.perf_counter() - t) / 20
+        return min(times, key=times.get), times
+
     models = {}
     for name, width, blocks in specs:
         net = InvariantBaseNet(width=width, blocks=blocks, hidden=128, head="classes")
         if name in inits:
             net.load_state_dict(load_run_weights(inits[name])[0])
             log("model", name, "starts from", inits[name])
-        net = set_conv_impl(net.to(dev), args.conv)
-        view = AuxiliaryHead(net, 16, hidden=128).to(dev)
+        view = AuxiliaryHead(net.to(dev), 16, hidden=128).to(dev)
+        conv, timing = (args.conv, None) if args.conv != "auto" else pick_conv(view)
+        set_conv_impl(net, conv)
+        if timing:
+            log("model", name, "trains with conv =", conv, {k: f"{1e3 * v:.2f} ms" for k, v in timing.items()})
         kw = {"fused": True} if dev.type == "cuda" else {}
         opt = torch.optim.AdamW(view.parameters(), lr=args.lr, weight_decay=1e-4, **kw)
         models[name] = {"net": net, "view": view, "opt": opt, "fwd": torch.compile(view) if args.compile else view,
-                        "steps": 0, "width": width, "blocks": blocks,
+                        "steps": 0, "width": width, "blocks": blocks, "conv": conv, "conv_timing_s": timing,
                         "params": sum(p.numel() for p in net.parameters()), "loss": float("nan"),
                         "diverged": False}
     k0 = CHERN_CLASSES[0]
@@ -332,7 +358,7 @@ def main() -> None:
                 pred = torch.cat([net(tx[i:i + 8192]).argmax(1) for i in range(0, len(tx), 8192)]).cpu().numpy()
                 res[tn] = float((pred + k0 == test_y[tn]).mean())
             net.symmetrize = False
-            set_conv_impl(net, args.conv)
+            set_conv_impl(net, m["conv"])
             net.train()
             out[name] = res
         return out

@@ -36,10 +36,12 @@ def test_quick_gpu_run_on_the_cpu_then_shipped_into_the_packaged_model(tmp_path)
     p = subprocess.run([sys.executable, str(RUN), "--out", str(out), "--device", "cpu", "--workers", "1",
                         "--budget", "14", "--final-reserve", "4", "--chunk", "500", "--min-start", "500",
                         "--test-n", "400", "--models", "a:8:1", "--batch", "32", "--eval-every", "2",
-                        "--capacity", "100000"],
+                        "--capacity", "100000", "--conv", "auto"],
                        env=child_env(OPENBLAS_NUM_THREADS="1"), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     res = json.loads((out / "results.json").read_text())
+    a = res["models"]["a"]  # --conv auto: timed both routes on a copy, trains with the faster
+    assert set(a["conv_timing_s"]) == {"conv", "gemm"} and a["conv"] == min(a["conv_timing_s"], key=a["conv_timing_s"].get)
     assert res["test_sets"]["test_u"] == {"kind": "uniform", "seed": 13002, "n": 400}
     assert res["n_labelled"] >= 500 and res["errors"] == [] and res["models"]["a"]["files"] == ["a.safetensors"]
     steps = res["models"]["a"]["steps"]
