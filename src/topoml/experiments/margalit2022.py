@@ -1228,6 +1228,27 @@ def format_table(summary: dict) -> str:
 _PAPER_BY_SIZE = {4: PAPER["base4"], 8: PAPER["rg"][8], 16: PAPER["rg"][16]}
 
 
+def _size_rows(fin: dict):
+    """For each size of a final table ``fin`` that has a scored set: ``(n, names, rows, cells)`` — the uniform and
+    boundary-biased set names that stand for it (:func:`scored_set`), their rows, and the markdown cells shared by
+    the tables: paper, accuracy ± SE with the set for each, "always 0" and "clean phase" (uniform / biased)."""
+    for n in FINAL_SIZES:
+        names = [scored_set(fin, n, s) for s in ("", "_bb")]
+        rows = [fin.get(k) if k else None for k in names]
+        if rows == [None, None]:
+            continue
+
+        def acc(k, r):
+            return "—" if r is None else _binom(r["accuracy"], r["n"]) + f" (`{k}`, n = {r['n']:,})"
+
+        def pair(key):
+            return " / ".join("—" if r is None else _pct(r[key]) for r in rows)
+
+        paper = f"{_PAPER_BY_SIZE[n]:.2f} %" if n in _PAPER_BY_SIZE else "—"
+        yield n, names, rows, {"paper": paper, "acc": [acc(k, r) for k, r in zip(names, rows)],
+                               "always_zero": pair("always_zero"), "clean_phase": pair("clean_phase")}
+
+
 def format_final_table(summary: dict) -> str:
     """Final table (markdown): the shipped model on the held-out sets of every size (the test sets where a
     size has none) beside the paper and the two baselines, and on the test sets that selected its epochs."""
@@ -1235,24 +1256,12 @@ def format_final_table(summary: dict) -> str:
     lines = ["| size | paper | ours, uniform | ours, boundary-biased | always 0 (uniform / biased) | "
              "clean phase of the averages (uniform / biased) | same model on the selection sets (uniform / biased) |",
              "|---|---|---|---|---|---|---|"]
-    for n in FINAL_SIZES:
-        names = [scored_set(fin, n, s) for s in ("", "_bb")]
-        u, b = (fin.get(k) if k else None for k in names)
-        if u is None and b is None:
-            continue
-
-        def acc(k, r):
-            return "—" if r is None else _binom(r["accuracy"], r["n"]) + f" (`{k}`, n = {r['n']:,})"
-
-        def base(key):
-            return " / ".join("—" if r is None else _pct(r[key]) for r in (u, b))
-
+    for n, names, _, c in _size_rows(fin):
         sel = [fin.get(f"test{n}{s}") for s in ("", "_bb")]
         sel = " / ".join("—" if r is None or k is None or not k.startswith("holdout") else _pct(r["accuracy"])
                          for r, k in zip(sel, names))
-        paper = f"{_PAPER_BY_SIZE[n]:.2f} %" if n in _PAPER_BY_SIZE else "—"
-        lines.append(f"| {n}×{n} | {paper} | {acc(names[0], u)} | {acc(names[1], b)} | {base('always_zero')} | "
-                     f"{base('clean_phase')} | {sel} |")
+        lines.append(f"| {n}×{n} | {c['paper']} | {c['acc'][0]} | {c['acc'][1]} | {c['always_zero']} | "
+                     f"{c['clean_phase']} | {sel} |")
     return "\n".join(lines)
 
 
@@ -1298,22 +1307,10 @@ def format_packaged_table(summary: dict) -> str:
              "| size | paper | packaged, uniform | packaged, boundary-biased | this run's model, uniform / biased | "
              "always 0 (uniform / biased) | clean phase of the averages (uniform / biased) |",
              "|---|---|---|---|---|---|---|"]
-    for n in FINAL_SIZES:
-        names = [scored_set(fin, n, s) for s in ("", "_bb")]
-        u, b = (fin.get(k) if k else None for k in names)
-        if u is None and b is None:
-            continue
-
-        def acc(k, r):
-            return "—" if r is None else _binom(r["accuracy"], r["n"]) + f" (`{k}`)"
-
-        def cell(rows, key):
-            return " / ".join("—" if r is None else _pct(r[key]) for r in rows)
-
-        paper = f"{_PAPER_BY_SIZE[n]:.2f} %" if n in _PAPER_BY_SIZE else "—"
-        mine = [own.get(k) if k else None for k in names]
-        lines.append(f"| {n}×{n} | {paper} | {acc(names[0], u)} | {acc(names[1], b)} | {cell(mine, 'accuracy')} | "
-                     f"{cell((u, b), 'always_zero')} | {cell((u, b), 'clean_phase')} |")
+    for n, names, _, c in _size_rows(fin):
+        mine = " / ".join("—" if own.get(k) is None else _pct(own[k]["accuracy"]) for k in names)
+        lines.append(f"| {n}×{n} | {c['paper']} | {c['acc'][0]} | {c['acc'][1]} | {mine} | {c['always_zero']} | "
+                     f"{c['clean_phase']} |")
     return "\n".join(lines)
 
 
