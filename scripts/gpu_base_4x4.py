@@ -24,6 +24,12 @@ GPU buys (issue 10, Compute). Usage (the session-15 run, on a 16-core H200 machi
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=src python scripts/gpu_base_4x4.py --out OUT5 --budget 420 ... --lr 5e-4 \
         --models w192:192:6 --init w192=src/topoml/weights/margalit2022_chern.safetensors --seed 15005 --conv auto
 
+On the ``device`` tool's machine (no pydantic there): ``bash scripts/gpu_wheels.sh`` here once (the wheels into the
+git-excluded ``.whl/``), carry ``.whl`` (and a folder with the held-out sets' TOMLs: the default profile's
+``holdout4`` / ``holdout4_bb`` lines), and start the command with
+``python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl;
+export PYTHONPATH=/tmp/site:$PWD/src``.
+
 What it does, in one process plus a pool of ``--workers`` labelling processes:
 
 * the pool draws boundary-biased 4×4 lattices in chunks (chunk ``i`` from the generator seeded by ``(seed, i)``,
