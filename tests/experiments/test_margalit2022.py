@@ -404,6 +404,26 @@ def test_predict_and_evaluate(quick_run, tmp_path, capsys):
     p = js["predictions"][0]  # the quick model is a classifier: confidence = winning class probability
     assert p["confidence"] == pytest.approx(max(p["probabilities"]), abs=1e-6)
     assert p["chern_number"] == int(np.argmax(p["probabilities"])) - 2 and sum(p["probabilities"]) == pytest.approx(1)
+    # --flag-below: lattices under the cut are marked uncertain (a fourth column, a JSON field, a count on stderr)
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "v.npy", rng.uniform([-4, -2, 0.1], [4, 2, 0.2], (6, 8, 8, 3)).astype(np.float32))
+    _, stdout, _ = _run_cli(["predict", str(tmp_path / "v.npy"), "--weights", model, "--json"], capsys)
+    conf = [q["confidence"] for q in json.loads(stdout)["predictions"]]
+    cut = float(np.median(conf))
+    rc, stdout, stderr = _run_cli(["predict", str(tmp_path / "v.npy"), "--weights", model, "--flag-below", str(cut)],
+                                  capsys)
+    marks = [line.split("\t")[3] for line in stdout.strip().splitlines()]
+    assert rc == 0 and marks == ["uncertain" if q < cut else "ok" for q in conf] and "ok" in marks
+    assert f"{sum(q < cut for q in conf)} of 6 lattices below confidence {cut:g}: flagged uncertain" in stderr
+    rc, stdout, _ = _run_cli(["predict", str(tmp_path / "v.npy"), "--weights", model, "--json", "--flag-below", "1"],
+                             capsys)
+    fj = json.loads(stdout)
+    assert fj["flag_below"] == 1.0 and [q["uncertain"] for q in fj["predictions"]] == [q < 1 for q in conf]
+    for bad in ("0", "1.5", "x", "nan"):
+        with pytest.raises(SystemExit) as e:
+            main(["predict", str(tmp_path / "v.npy"), "--weights", model, "--flag-below", bad])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and "--flag-below" in err and len(err.strip().splitlines()) == 1
     np.save(tmp_path / "one.npy", x[0])
     assert _run_cli(["predict", str(tmp_path / "one.npy"), "--weights", model], capsys)[0] == 0
     import h5py

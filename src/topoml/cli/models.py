@@ -15,7 +15,8 @@ A thin layer over the library: :mod:`topoml.evaluate.predict` reads lattices and
   accuracy of the largest ``--test`` set), loadable by ``evaluate`` and ``predict``.
 * ``topoml evaluate DATA [--weights MODEL]`` — accuracy on a dataset folder of ``topoml generate``.
 * ``topoml predict LATTICE`` — Chern numbers of lattices in an ``.npy`` or ``.h5`` file, shape
-  ``(N, N, 3)`` or ``(batch, N, N, 3)``, ``N = 4·2^k``, from the packaged weights (or ``--weights``).
+  ``(N, N, 3)`` or ``(batch, N, N, 3)``, ``N = 4·2^k``, from the packaged weights (or ``--weights``);
+  ``--flag-below C`` marks the lattices whose confidence is below ``C`` as uncertain.
 
 Every failure is a :class:`~topoml.errors.TopomlError` (one-line message in the CLI).
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from topoml.cli.types import nonnegative_int, positive_int
+from topoml.cli.types import confidence_cut, nonnegative_int, positive_int
 from topoml.errors import CheckpointError, ConfigError, DatasetError, ShapeError
 
 __all__ = ["add_commands"]
@@ -70,15 +71,23 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if warning:
         print(f"topoml: warning: {warning}", file=sys.stderr)
     label, raw, conf = predict_chern(net, x)
+    cut = args.flag_below
+    flagged = conf < cut if cut is not None else np.zeros(len(conf), bool)
+    if cut is not None:
+        print(f"topoml: {int(flagged.sum())} of {len(conf)} lattices below confidence {cut:g}: flagged uncertain",
+              file=sys.stderr)
     if args.json:
         print(json.dumps({"lattice_size": int(x.shape[1]), "weights": str(args.weights or "packaged"),
+                          **({"flag_below": cut} if cut is not None else {}),
                           "predictions": [{"index": i, "chern_number": int(c), "confidence": float(q),
+                                           **({"uncertain": bool(f)} if cut is not None else {}),
                                            **({"output": float(r)} if raw.ndim == 1 else
                                               {"probabilities": [float(v) for v in r]})}
-                                          for i, (c, r, q) in enumerate(zip(label, raw, conf))]}, indent=1))
+                                          for i, (c, r, q, f) in enumerate(zip(label, raw, conf, flagged))]},
+                         indent=1))
     else:
-        for i, (c, q) in enumerate(zip(label, conf)):
-            print(f"{i}\t{c:+d}\t{q:.3f}")
+        for i, (c, q, f) in enumerate(zip(label, conf, flagged)):
+            print(f"{i}\t{c:+d}\t{q:.3f}" + ("" if cut is None else "\tuncertain" if f else "\tok"))
     return 0
 
 
@@ -246,5 +255,8 @@ def add_commands(sub) -> None:
     p.add_argument("--weights", help="model (.safetensors); default: the packaged pretrained one")
     p.add_argument("--key", help="dataset name inside an .h5 file (default: inputs, or the only one)")
     p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument("--flag-below", type=confidence_cut, metavar="C", default=None,
+                   help="mark lattices with a confidence below C 'uncertain' (a fourth column; JSON: uncertain) "
+                   "and count them on stderr; the README gives the accuracy kept and flagged at C = 0.7 and 0.9")
     p.add_argument("--threads", type=positive_int, default=1)
     p.set_defaults(func=_cmd_predict)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["add_engine_options", "engine_of", "nonnegative_int", "positive_float", "positive_int"]
+__all__ = ["add_engine_options", "confidence_cut", "engine_of", "nonnegative_int", "positive_float", "positive_int"]
 
 
 def _int(text: str) -> int:
@@ -42,6 +42,17 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def confidence_cut(text: str) -> float:
+    """A confidence threshold in ``(0, 1]`` (``predict --flag-below``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a confidence in (0, 1], got {text!r}")
     return value
 
 
