@@ -1,6 +1,7 @@
 """Training-step throughput of the 4×4 base network on the machine's accelerator, for implementation variants of the
 same network, in one run (issue 10, session 16; prepared for the next GPU lease, where ``scripts/gpu_base_4x4.py``
-trains the width-192 base at 270,000 samples/s on one H200, about a tenth of its bfloat16 arithmetic peak).
+trains the width-192 base at 270,000 samples/s on one H200, by our count of its arithmetic about a tenth of its
+bfloat16 dense peak).
 
     python benchmarks/bench_gpu_base.py [--device cuda] [--width 192] [--blocks 6] [--batch 4096] [--steps 100] \
         [--variants eager,channels_last,gemm,compile,compile_gemm] [--json OUT.json]
