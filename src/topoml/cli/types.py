@@ -34,12 +34,16 @@ def nonnegative_int(text: str) -> int:
     return value
 
 
-def positive_float(text: str) -> float:
-    """A finite number ``> 0`` (learning rates)."""
+def _float(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    """A finite number ``> 0`` (learning rates)."""
+    value = _float(text)
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
     return value
@@ -47,10 +51,7 @@ def positive_float(text: str) -> float:
 
 def confidence_cut(text: str) -> float:
     """A confidence threshold in ``(0, 1]`` (``predict --flag-below``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _float(text)
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"expected a confidence in (0, 1], got {text!r}")
     return value

@@ -1229,9 +1229,9 @@ _PAPER_BY_SIZE = {4: PAPER["base4"], 8: PAPER["rg"][8], 16: PAPER["rg"][16]}
 
 
 def _size_rows(fin: dict):
-    """For each size of a final table ``fin`` that has a scored set: ``(n, names, rows, cells)`` — the uniform and
-    boundary-biased set names that stand for it (:func:`scored_set`), their rows, and the markdown cells shared by
-    the tables: paper, accuracy ± SE with the set for each, "always 0" and "clean phase" (uniform / biased)."""
+    """For each size of a final table ``fin`` that has a scored set: ``(n, names, cells)`` — the uniform and
+    boundary-biased set names that stand for it (:func:`scored_set`) and the markdown cells shared by the tables:
+    paper, accuracy ± SE with the set for each, "always 0" and "clean phase" (uniform / biased)."""
     for n in FINAL_SIZES:
         names = [scored_set(fin, n, s) for s in ("", "_bb")]
         rows = [fin.get(k) if k else None for k in names]
@@ -1245,8 +1245,8 @@ def _size_rows(fin: dict):
             return " / ".join("—" if r is None else _pct(r[key]) for r in rows)
 
         paper = f"{_PAPER_BY_SIZE[n]:.2f} %" if n in _PAPER_BY_SIZE else "—"
-        yield n, names, rows, {"paper": paper, "acc": [acc(k, r) for k, r in zip(names, rows)],
-                               "always_zero": pair("always_zero"), "clean_phase": pair("clean_phase")}
+        yield n, names, {"paper": paper, "acc": [acc(k, r) for k, r in zip(names, rows)],
+                         "always_zero": pair("always_zero"), "clean_phase": pair("clean_phase")}
 
 
 def format_final_table(summary: dict) -> str:
@@ -1256,7 +1256,7 @@ def format_final_table(summary: dict) -> str:
     lines = ["| size | paper | ours, uniform | ours, boundary-biased | always 0 (uniform / biased) | "
              "clean phase of the averages (uniform / biased) | same model on the selection sets (uniform / biased) |",
              "|---|---|---|---|---|---|---|"]
-    for n, names, _, c in _size_rows(fin):
+    for n, names, c in _size_rows(fin):
         sel = [fin.get(f"test{n}{s}") for s in ("", "_bb")]
         sel = " / ".join("—" if r is None or k is None or not k.startswith("holdout") else _pct(r["accuracy"])
                          for r, k in zip(sel, names))
@@ -1307,7 +1307,7 @@ def format_packaged_table(summary: dict) -> str:
              "| size | paper | packaged, uniform | packaged, boundary-biased | this run's model, uniform / biased | "
              "always 0 (uniform / biased) | clean phase of the averages (uniform / biased) |",
              "|---|---|---|---|---|---|---|"]
-    for n, names, _, c in _size_rows(fin):
+    for n, names, c in _size_rows(fin):
         mine = " / ".join("—" if own.get(k) is None else _pct(own[k]["accuracy"]) for k in names)
         lines.append(f"| {n}×{n} | {c['paper']} | {c['acc'][0]} | {c['acc'][1]} | {mine} | {c['always_zero']} | "
                      f"{c['clean_phase']} |")
