@@ -29,7 +29,8 @@ def test_variants_take_the_same_first_step(tmp_path):
     assert rows["eager"]["ratio_to_eager"] == 1.0 and "ratios to eager:" in p.stdout
 
 
-def test_bad_variant_is_one_line():
-    p = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--variants", "eager,fast"],
+@pytest.mark.parametrize("args,msg", [(["--variants", "eager,fast"], "--variants"), (["--steps", "0"], "--steps")])
+def test_bad_options_are_one_line(args, msg):
+    p = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", *args],
                        env=child_env(), capture_output=True, text=True, timeout=300)
-    assert p.returncode != 0 and "--variants" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode != 0 and msg in p.stderr and "Traceback" not in p.stderr

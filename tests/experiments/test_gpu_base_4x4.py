@@ -166,10 +166,12 @@ def test_runs_can_start_from_the_base_of_a_chern_model_file(tmp_path):
     x = torch.from_numpy(np.random.default_rng(1).uniform([-4, -2, 0.1], [4, 2, 0.2], (5, 4, 4, 3)).astype(np.float32))
     with torch.no_grad():
         torch.testing.assert_close(net.eval()(x), model.base(x), rtol=0, atol=0)
-    for bad, msg in ((tmp_path / "none.safetensors", "no model file"), (tmp_path / "plain.safetensors", "not a topoml")):
-        if "plain" in bad.name:
-            from safetensors.torch import save_file
+    from safetensors.torch import save_file
+    from topoml.train.checkpoint import model_bytes
 
-            save_file({"w": torch.zeros(2)}, str(bad))
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
+    (tmp_path / "base.safetensors").write_bytes(model_bytes(net, "margalit2022.base", rec["kwargs"]))
+    for bad, msg in ((tmp_path / "none.safetensors", "no model file"), (tmp_path / "plain.safetensors", "not a topoml"),
+                     (tmp_path / "base.safetensors", "not a margalit2022 Chern model")):
         with pytest.raises(SystemExit, match=msg):
             load_run_weights(str(bad))
