@@ -63,6 +63,10 @@ PARDISO (MKL, through ``pypardiso``; the ``large`` extra), real symmetric indefi
 inertia is that of the factorized (permuted, scaled) matrix, which is congruent to ``L``. MUMPS
 (``python-mumps``, ``kwant``) does not install from wheels here; ``qdldl`` needs quasi-definite matrices
 (``L`` is not); SuperLU (``scipy.sparse.linalg.splu``) does not give an inertia.
+
+PARDISO loads MKL (and Intel OpenMP) into the process. Loaded before torch, that MKL takes over the MKL
+kernels inside torch for the rest of the process: trainings there stay valid but are not bit-identical
+to a fresh process's (README, "Conventions and design"). Import torch first, or train in another process.
 """
 
 from __future__ import annotations
