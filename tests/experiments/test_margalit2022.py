@@ -9,7 +9,7 @@ import pytest
 
 from topoml.cli import main
 from topoml.errors import ConfigError
-from topoml.experiments.margalit2022 import load_config
+from topoml.experiments.margalit2022 import load_config, scored_set
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,21 @@ def test_quick_profile_writes_run_directory(quick_run):
     with torch.no_grad():
         pred, _ = chern_prediction(model(torch.as_tensor(x, dtype=torch.float32)))
     assert float(np.mean(pred.numpy() == y)) == s["final"]["test4"]["accuracy"] == s["final"]["test4"]["accuracy_group_averaged"]
+    # the parity job: the Bott labels of the scored sets against the fermion parity, recomputed here for holdout4
+    from topoml.invariants import fermion_parity
+
+    assert sorted(s["parity"]) == sorted(k for n in (4, 8, 16) for sfx in ("", "_bb")
+                                         if (k := scored_set(s["final"], n, sfx)))
+    with open_dataset(out / "data" / "holdout4") as h:
+        hx, hy, hav = h.inputs[:], h.labels[:], h.averages[:]
+    par = fermion_parity(hx, on_gapless="flag").parity
+    gapped = par != 0
+    odd = gapped & ((hy - clean_chern_number(hav[:, 0], hav[:, 1])) % 2 == 1)
+    got = s["parity"]["holdout4"]["all"]
+    assert got["n"] == len(hy) and got["gapless"] == int((~gapped).sum()) and got["odd_changes"] == int(odd.sum()) > 0
+    assert got["mismatch"] == pytest.approx(float(np.mean(par[gapped] != (-1) ** np.abs(hy[gapped]))), abs=1e-12)
+    assert got["follows_clean"] == pytest.approx(float(np.mean(par[odd] == -(-1) ** np.abs(hy[odd]))), abs=1e-12)
+    assert "## Bott labels and the ground-state fermion parity" in (out / "report.md").read_text()
     # every epoch of every stage has a checkpoint; the selected epoch is the best 16x16 one
     hist = s["rg"]["history"]
     best = max(hist, key=lambda r: (r["metrics"]["acc16"], -r["epoch"]))
@@ -479,7 +494,7 @@ def _same_weights(model_file, stage_file) -> bool:
 def _run_cli_process(argv):
     """``topoml ARGV`` in a fresh process, as the reproduction runs: a bit-for-bit comparison of trainings needs
     two processes in the same state (a PARDISO solve before torch loads, as in ``tests/cli/test_cli_chern.py``,
-    rebinds torch's MKL kernels for the rest of the process: valid floats, other bits; README "Reproducibility")."""
+    rebinds torch's MKL kernels for the rest of the process: valid floats, other bits; README, "Conventions and design")."""
     proc = subprocess.run([sys.executable, "-m", "topoml", *argv], capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]

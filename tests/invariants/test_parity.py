@@ -91,3 +91,42 @@ def test_bad_options():
         fermion_parity(x, gap_tol=-1.0)
     with pytest.raises(InputError):
         pfaffian_sign(np.ones((4, 4)))
+
+
+def test_parity_breakdown_counts():
+    """``topoml.evaluate.metrics.parity_breakdown`` on lattices whose labels and parities are set by hand."""
+    from topoml.evaluate.metrics import parity_breakdown
+
+    x = np.stack([clean_lattice(4, mu, tm, 0.15) for mu, tm in [(-1.0, 0.2), (1.0, 0.2), (-3.0, -0.5),
+                                                                 (3.0, 0.1), (0.0, 0.6), (-6.0, 0.1)]])
+    c = clean_chern_number(*np.mean(x, axis=(1, 2))[:, :2].T)
+    assert c.tolist() == [1, -1, 0, 0, 0, 0]
+    y = c.copy()
+    y[0] = 0   # odd change, the parity stays with the clean phase (-1)
+    y[1] = 1   # even change (-1 -> 1): the parity cannot tell
+    y[2] = 1   # odd change, the parity follows the label (-1)
+    par = np.where(c % 2 == 0, 1, -1)
+    par[2] = -1
+    par[5] = 0  # gapless
+    r = parity_breakdown(x, y, par)["all"]
+    assert r["n"] == 6 and r["gapless"] == 1 and r["disorder_decided"] == 0.5
+    assert r["odd_changes"] == 2 and r["follows_clean"] == 0.5
+    assert r["mismatch"] == 1 / 5  # lattice 0: parity -1, label 0
+    br = parity_breakdown(x, y, par)
+    assert sum(b["n"] for b in br["distance"]) == 6 == sum(b["n"] for b in br["delta"])
+    with pytest.raises(InputError):
+        parity_breakdown(x, y, np.full(6, 2))
+    with pytest.raises(ShapeError):
+        parity_breakdown(x, y[:3], par[:3])
+
+
+def test_parity_breakdown_on_bott_labels():
+    """The issue-10 fact through the report's metric: far from the lines the parity is the label's; the labels the
+    disorder decides by an odd step keep the clean phase's parity."""
+    from topoml.evaluate.metrics import parity_breakdown
+
+    x = sample_lattices(1500, SamplingSpec(lattice_size=4), rng=5)
+    r = parity_breakdown(x, bott_index(x).label, fermion_parity(x, on_gapless="flag").parity)
+    assert r["all"]["odd_changes"] > 100 and r["all"]["follows_clean"] > 0.95
+    far = r["distance"][-1]
+    assert far["n"] > 50 and far["mismatch"] < 0.05

@@ -7,7 +7,7 @@ import numpy as np
 from topoml.errors import ShapeError
 
 __all__ = ["accuracy", "mean_spread", "per_label_accuracy", "chern_baselines", "accuracy_breakdown",
-           "confidence_table", "DISTANCE_BINS", "DELTA_BINS", "CONFIDENCE_BINS"]
+           "parity_breakdown", "confidence_table", "DISTANCE_BINS", "DELTA_BINS", "CONFIDENCE_BINS"]
 
 #: Bins of the distance of (μ̄/2, t̄₋) to the nearest clean phase line (margalit2022 Eq. A1 units).
 DISTANCE_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, np.inf)
@@ -125,25 +125,94 @@ def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray
         ``lo``, ``hi``, ``n``, ``accuracy``, ``clean_phase`` (the baseline's accuracy in that bin) and
         ``disorder_decided`` (fraction of labels that differ from the clean phase of the averages).
     """
-    from topoml.data.sampling import boundary_distance
-
     avg = _lattice_averages(x)
     y, p = np.asarray(labels), np.asarray(prediction)
     if y.shape != (len(avg),) or p.shape != y.shape:
         raise ShapeError(f"labels and prediction must have shape ({len(avg)},), got {y.shape}, {p.shape}")
     clean = _clean_phase(avg)
-    out: dict[str, list[dict]] = {}
+
+    def row(m):
+        n = int(m.sum())
+        return {"n": n, "accuracy": float(np.mean(p[m] == y[m])) if n else float("nan"),
+                "clean_phase": float(np.mean(clean[m] == y[m])) if n else float("nan"),
+                "disorder_decided": float(np.mean(clean[m] != y[m])) if n else float("nan")}
+
+    return {key: [{"lo": lo, "hi": hi, **row(m)} for lo, hi, m in masks] for key, masks in _bin_masks(avg).items()}
+
+
+def _bin_masks(avg: np.ndarray) -> dict[str, list[tuple[float, float, np.ndarray]]]:
+    """``"distance"`` / ``"delta"``: ``(lo, hi, mask)`` for each bin of :data:`DISTANCE_BINS` / :data:`DELTA_BINS`
+    over lattice averages ``avg`` ``(n, 3)`` (the last bin closed)."""
+    from topoml.data.sampling import boundary_distance
+
+    out = {}
     for key, values, bins in (("distance", boundary_distance(avg[:, 0], avg[:, 1]), DISTANCE_BINS),
                               ("delta", avg[:, 2], DELTA_BINS)):
-        rows = []
-        for lo, hi in zip(bins[:-1], bins[1:]):
-            m = (values >= lo) & (values < hi) if hi != bins[-1] else (values >= lo) & (values <= hi)
-            n = int(m.sum())
-            rows.append({"lo": float(lo), "hi": float(hi), "n": n,
-                         "accuracy": float(np.mean(p[m] == y[m])) if n else float("nan"),
-                         "clean_phase": float(np.mean(clean[m] == y[m])) if n else float("nan"),
-                         "disorder_decided": float(np.mean(clean[m] != y[m])) if n else float("nan")})
-        out[key] = rows
+        out[key] = [(float(lo), float(hi), (values >= lo) & ((values < hi) if hi != bins[-1] else (values <= hi)))
+                    for lo, hi in zip(bins[:-1], bins[1:])]
+    return out
+
+
+def parity_breakdown(x: np.ndarray, labels: np.ndarray, parity: np.ndarray) -> dict:
+    """Where the Bott label and the ground-state fermion parity disagree: overall, by distance to the clean phase
+    lines and by average pairing.
+
+    On a clean lattice the parity is ``(−1)^C`` (:func:`topoml.invariants.fermion_parity`). A disorder pattern
+    that moves the label away from the clean phase of the averages by an odd amount either closes the
+    many-body gap on the way (the parity follows the new label) or not (the parity stays with the clean phase:
+    the label moved through the geometry of the occupied states; issue 10, margalit2022 at 4×4).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, N, N, 3)
+        p+ip lattices (channels ``mu, t_minus, delta``).
+    labels : ndarray of int, shape (n,)
+        Their Bott labels.
+    parity : ndarray of int, shape (n,)
+        Their fermion parities, ``+1`` / ``−1``, or ``0`` where the gap closed (``on_gapless="flag"``).
+
+    Returns
+    -------
+    dict
+        ``"all"``: one row; ``"distance"`` and ``"delta"``: one row per bin of :data:`DISTANCE_BINS` /
+        :data:`DELTA_BINS` (with ``lo``, ``hi``). Each row: ``n`` lattices, ``gapless`` (count of parity 0),
+        ``disorder_decided`` (fraction of labels ≠ the clean phase of the averages), ``mismatch`` (fraction of
+        the gapped lattices with parity ≠ ``(−1)^C``), ``odd_changes`` (count of gapped lattices whose label
+        differs from the clean phase by an odd amount: the ones the parity can tell apart) and
+        ``follows_clean`` (the fraction of those whose parity is the clean phase's, ``nan`` when none).
+        Lattices exactly on a clean phase line have no clean phase and count in neither of the last two.
+
+    Raises
+    ------
+    ShapeError
+        Shapes other than the above.
+    InputError
+        A parity other than −1, 0, +1.
+    """
+    from topoml.errors import InputError
+
+    avg = _lattice_averages(x)
+    y, par = np.asarray(labels), np.asarray(parity)
+    if y.shape != (len(avg),) or par.shape != y.shape:
+        raise ShapeError(f"labels and parity must have shape ({len(avg)},), got {y.shape}, {par.shape}")
+    if not np.isin(par, (-1, 0, 1)).all():
+        raise InputError("parity must be -1, 0 or +1 (0: gapless)")
+    clean = _clean_phase(avg)
+    gapped = par != 0
+    odd = gapped & (clean != 99) & ((y - clean) % 2 == 1)
+    sign_label = np.where(y % 2 == 0, 1, -1)
+    sign_clean = np.where(clean % 2 == 0, 1, -1)
+
+    def row(m):
+        n, g, o = int(m.sum()), int((m & gapped).sum()), int((m & odd).sum())
+        return {"n": n, "gapless": n - g,
+                "disorder_decided": float(np.mean(clean[m] != y[m])) if n else float("nan"),
+                "mismatch": float(np.mean(par[m & gapped] != sign_label[m & gapped])) if g else float("nan"),
+                "odd_changes": o,
+                "follows_clean": float(np.mean(par[m & odd] == sign_clean[m & odd])) if o else float("nan")}
+
+    out: dict = {"all": row(np.ones(len(y), bool))}
+    out.update({key: [{"lo": lo, "hi": hi, **row(m)} for lo, hi, m in masks] for key, masks in _bin_masks(avg).items()})
     return out
 
 

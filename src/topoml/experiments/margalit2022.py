@@ -28,6 +28,10 @@ stages stored as jobs of the run directory) → report. Stages:
    (``topoml/weights/margalit2022_chern.safetensors``; their 4×4 base was trained on a GPU by
    ``scripts/gpu_base_4x4.py``) scored on this run's sets like the run's own model, so that the report measures the
    product too; recomputed when the packaged file changes (its SHA-256 is recorded).
+   ``parity`` (issue 10): the ground-state fermion parity (``topoml.invariants.fermion_parity``) of every
+   lattice of the 4×4, 8×8 and 16×16 sets of the final table, set against their Bott labels: where the disorder
+   moves a label by an odd step, does the parity follow it (a closing gap) or stay with the clean phase (the
+   geometry of the occupied states)? Data only, computed once.
 7. ``ablation-<row>``: base-network ablation rows (after the shipped-style model is written, so an
    interrupted run has its main table first); ``rg_ablation-<row>``: RG-stage rows behind the same
    base (own decimation pre-training ``rg_ablation-<row>-init`` when the row's RG has no ``skip``).
@@ -664,6 +668,44 @@ def _stage_packaged(rd: RunDir, data: _Data) -> dict:
     return done
 
 
+#: Lattice sizes whose scored sets get the fermion-parity table (a 16×16 lattice costs about 30 ms, a 32×32 one seconds).
+PARITY_SIZES = (4, 8, 16)
+
+
+def _parity_chunk(x: np.ndarray) -> np.ndarray:
+    from topoml.invariants.parity import fermion_parity
+
+    return fermion_parity(x, on_gapless="flag").parity
+
+
+def _stage_parity(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
+    """The ``parity`` job (issue 10): the ground-state fermion parity of every lattice of the sets that stand for
+    sizes :data:`PARITY_SIZES` in the final table (:func:`scored_set`: held-out where the run has them; uniform and
+    boundary-biased), set against the Bott labels (:func:`topoml.evaluate.metrics.parity_breakdown`). Data only: no
+    network; computed once (``cfg.workers`` processes, the result does not depend on them) and stored."""
+    from topoml.evaluate.metrics import parity_breakdown
+    from topoml.runs import executor as runs
+
+    done = rd.job_result("parity")
+    if done is not None:
+        return done
+    done = {}
+    for n in PARITY_SIZES:
+        for suffix in ("", "_bb"):
+            name = scored_set(data, n, suffix)
+            if name is None:
+                continue
+            x, y = data[name]
+            step = max(1, 32768 // n ** 2)
+            chunks = [x[i:i + step] for i in range(0, len(x), step)]
+            parts = runs.map(_parity_chunk, chunks, workers=min(cfg.workers, len(chunks)),
+                             engine="process" if cfg.workers > 1 and len(chunks) > 1 else "serial",
+                             progress=progress, desc=f"parity {name}", unit="lattice", weight=len, total=len(x))
+            done[name] = {"size": n, **parity_breakdown(x, y, np.concatenate(parts))}
+    rd.save_job("parity", done)
+    return done
+
+
 def final_row(comp, x: np.ndarray, y: np.ndarray, selects: bool = False) -> dict:
     """One row of the final table: a Chern model ``comp`` scored on lattices ``x`` ``(n, N, N, 3)`` with Bott labels
     ``y`` ``(n,)``, in its prediction mode (``comp.symmetrize``) — ``n``, ``accuracy``, the baselines that ignore the
@@ -687,10 +729,11 @@ def final_row(comp, x: np.ndarray, y: np.ndarray, selects: bool = False) -> dict
     return row
 
 
-def scored_set(final: dict, n: int, suffix: str = "") -> str | None:
+def scored_set(final, n: int, suffix: str = "") -> str | None:
     """The name of the final-table row that stands for size ``n`` (``suffix`` ``""`` uniform, ``"_bb"``
     boundary-biased): the held-out set ``holdout{n}{suffix}`` when the run has one, else ``test{n}{suffix}``;
-    ``None`` when neither was scored."""
+    ``None`` when neither was scored. ``final``: the final table, or anything that answers ``name in final``
+    (the run's datasets)."""
     for name in (f"holdout{n}{suffix}", f"test{n}{suffix}"):
         if name in final:
             return name
@@ -1153,6 +1196,8 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
     if cfg.packaged:
         _log("packaged weights", progress)
         results["packaged"] = _stage_packaged(rd, data)
+    _log("fermion parity of the scored sets", progress)
+    results["parity"] = _stage_parity(cfg, rd, data, progress)
     # the ablation rows run after the shipped-style model is written, so an interrupted run has its
     # main table first; each row is its own resumable job
     if cfg.ablation:
@@ -1284,6 +1329,30 @@ def format_modes_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def format_parity_table(parity: dict) -> str:
+    """The ``parity`` job's tables (markdown): per scored set, where the Bott labels and the fermion parity
+    disagree; at 4×4 also by distance to the clean phase lines and by Δ̄ (:func:`topoml.evaluate.metrics.parity_breakdown`)."""
+    def cells(v):
+        return (f"{v['n']:,} | {_pct(v['disorder_decided'])} | {v['odd_changes']:,} | {_pct(v['follows_clean'])} | "
+                f"{_pct(v['mismatch'])} | {v['gapless']:,}")
+
+    head = ("lattices | labels decided by the disorder | of them, odd steps (the parity can tell) | parity of the clean "
+            "phase on those | parity ≠ (−1)^C (all lattices) | gapless")
+    lines = ["The fermion parity sign Pf(K) (`topoml.invariants.fermion_parity`) equals (−1)^C on clean lattices and "
+             "changes only where the many-body gap closes. Where the disorder moves the Bott label away from the "
+             "clean phase of the averages by an odd step, a parity that stays with the clean phase says the label "
+             "moved through the geometry of the occupied states, not through a closing gap.", "",
+             f"| set | {head} |", "|---|" + "---|" * 6]
+    lines += [f"| `{k}` | {cells(v['all'])} |" for k, v in parity.items()]
+    for k, v in parity.items():
+        if v["size"] != 4:
+            continue
+        lines += ["", f"`{k}` by bin:", "", f"| bin | {head} |", "|---|" + "---|" * 6]
+        for key, name in (("distance", "distance d of (μ̄/2, t̄₋)"), ("delta", "Δ̄")):
+            lines += [f"| {name} ∈ [{b['lo']:g}, {b['hi']:g}) | {cells(b)} |" for b in v[key]]
+    return "\n".join(lines)
+
+
 def format_packaged_table(summary: dict) -> str:
     """The packaged weights (``topoml predict``'s default) on this run's sets (markdown; ``""`` when the run did not
     score them): the final table's columns, with this run's own model beside them."""
@@ -1412,6 +1481,8 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
                 lines.append(f"| {name} ∈ [{row['lo']:g}, {row['hi']:g}) | {row['n']:,} | {_pct(row['accuracy'])} | "
                              f"{_pct(row['clean_phase'])} | {_pct(row['disorder_decided'])} |")
         lines.append("")
+    if r.get("parity"):
+        lines += ["## Bott labels and the ground-state fermion parity", "", format_parity_table(r["parity"]), ""]
     conf_rows = [(k, fin[k]["confidence"]) for k in shown if "confidence" in fin[k]]
     if conf_rows:
         lines += ["## Confidence (what `topoml predict` prints) against accuracy", "",
