@@ -76,7 +76,13 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert got["n"] == len(hy) and got["gapless"] == int((~gapped).sum()) and got["odd_changes"] == int(odd.sum()) > 0
     assert got["mismatch"] == pytest.approx(float(np.mean(par[gapped] != (-1) ** np.abs(hy[gapped]))), abs=1e-12)
     assert got["follows_clean"] == pytest.approx(float(np.mean(par[odd] == -(-1) ** np.abs(hy[odd]))), abs=1e-12)
-    assert "## Bott labels and the ground-state fermion parity" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert "## Bott labels and the ground-state fermion parity" in text
+    # what each size's route cost: the 4x4 row is the base stage alone; 8x8 adds the RG stages and direct8
+    cfg = load_config("quick")
+    n4 = sum(cfg.data[t].n_samples for t in cfg.base_train)
+    assert f"| 4×4 | base | {n4:,} | {s['base']['samples_seen']:,} |" in text
+    assert "| 8×8 | base → rg_init → rg → " in text and " → direct8 |" in text
     # every epoch of every stage has a checkpoint; the selected epoch is the best 16x16 one
     hist = s["rg"]["history"]
     best = max(hist, key=lambda r: (r["metrics"]["acc16"], -r["epoch"]))

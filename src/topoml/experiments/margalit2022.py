@@ -1310,6 +1310,55 @@ def format_final_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _stage_cost(cfg: Margalit2022Config, r: dict, key: str) -> tuple[int, float]:
+    """``(samples seen, training seconds)`` of stage ``key`` in a run's summary ``r`` (a mixed stage sees its
+    alternating batches too)."""
+    v = r[key]
+    if key == "rg_init":
+        return v["samples"], v["train_seconds"]
+    if "samples_seen" in v:
+        return v["samples_seen"], v["train_seconds"]
+    per_epoch = getattr(cfg, key).samples_per_epoch or v["train_samples"]
+    return v["epochs"] * per_epoch * (2 if v.get("mix") else 1), v["train_seconds"]
+
+
+def _route(r: dict, n: int) -> list[str]:
+    """The stages whose training is behind the run's model at size ``n``, in order: the base at 4×4, the ``direct8``
+    copy at 8×8 when the run has one, else the chain of RG stages that led to the shipped one."""
+    def chain(stage: str) -> list[str]:
+        if stage == "rg":
+            return ["base", "rg_init", "rg"]
+        start = {"tied": "rg", "joint": r.get("joint", {}).get("start", "rg"), "joint_tied": "joint",
+                 "direct8": "joint_tied" if "joint_tied" in r else "joint"}[stage]
+        return chain(start) + [stage]
+
+    if n == 4:
+        return ["base"]
+    return chain("direct8" if n == 8 and "direct8" in r else r.get("model_stage", "rg"))
+
+
+_STAGE_SETS = {"base": ("base_train",), "rg": ("rg_train",), "joint": ("rg_train",), "direct8": ("rg_train",),
+               "tied": ("tied_train",), "joint_tied": ("joint_tied_train", "joint_tied_mix")}
+
+
+def format_cost_table(cfg: Margalit2022Config, r: dict) -> str:
+    """What the run's model cost at each size of the final table (markdown): the stages behind its answer, the
+    Bott-labelled training lattices they read, the samples they saw and their training wall time."""
+    lines = [f"Training behind the run's model at each size (wall time of the training epochs with {cfg.threads} "
+             "torch thread(s); labels and evaluation excluded):", "",
+             "| size | stages | Bott-labelled training lattices | samples seen | training time |", "|---|---|---|---|---|"]
+    fin = r.get("final", {})
+    for n in FINAL_SIZES:
+        if not (scored_set(fin, n) or scored_set(fin, n, "_bb")):
+            continue
+        stages = [k for k in _route(r, n) if k in r]
+        sets = {t for k in stages for attr in _STAGE_SETS.get(k, ()) for t in getattr(cfg, attr)}
+        seen, sec = (sum(c) for c in zip(*(_stage_cost(cfg, r, k) for k in stages)))
+        lines.append(f"| {n}×{n} | {' → '.join(stages)} | {sum(cfg.data[t].n_samples for t in sets):,} | {seen:,} | "
+                     + (f"{sec / 3600:.2f} h |" if sec >= 36 else f"{sec:.0f} s |"))
+    return "\n".join(lines)
+
+
 def format_modes_table(summary: dict) -> str:
     """The shipped model's two prediction modes, the same weights: plain, and averaged over the label's
     point symmetries (markdown), on the sets of the final table."""
@@ -1461,6 +1510,8 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         "last column shows the optimism of the selection sets).",
         "",
         format_final_table(r),
+        "",
+        format_cost_table(cfg, r),
         "",
         format_modes_table(r),
         "",
