@@ -1386,7 +1386,7 @@ def format_parity_table(parity: dict) -> str:
                 f"{_pct(v['mismatch'])} | {v['gapless']:,}")
 
     head = ("lattices | labels decided by the disorder | of them, odd steps (the parity can tell) | parity of the clean "
-            "phase on those | parity ≠ (−1)^C (all lattices) | gapless")
+            "phase on those | parity ≠ (−1)^C (gapped lattices) | gapless")
     lines = ["The fermion parity sign Pf(K) (`topoml.invariants.fermion_parity`) equals (−1)^C on clean lattices and "
              "changes only where the many-body gap closes. Where the disorder moves the Bott label away from the "
              "clean phase of the averages by an odd step, a parity that stays with the clean phase says the label "
