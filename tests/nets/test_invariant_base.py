@@ -193,6 +193,13 @@ def test_baselines_and_breakdown():
     assert all(r["accuracy"] == 1.0 for r in br["distance"] if r["n"])
     far = br["distance"][-1]
     assert far["clean_phase"] > 0.97 and far["disorder_decided"] < 0.03  # the disorder decides labels near the lines
+    assert all(r["accuracy_decided"] == 1.0 for r in br["distance"] if r["n"] and r["disorder_decided"])
+    # the clean phase of the averages as the prediction: right wherever the disorder did not decide, never where it did
+    from topoml.invariants.chern import clean_chern_number
+
+    near = accuracy_breakdown(xs, y, clean_chern_number(av[:, 0], av[:, 1]))["distance"][0]
+    assert near["disorder_decided"] > 0.1 and near["accuracy_decided"] == 0.0
+    assert near["accuracy"] == pytest.approx(1 - near["disorder_decided"])
     with pytest.raises(ShapeError):
         chern_baselines(x, np.zeros(3))
 

@@ -122,8 +122,10 @@ def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray
     -------
     dict
         ``"distance"`` and ``"delta"``: one row per bin of :data:`DISTANCE_BINS` / :data:`DELTA_BINS` with
-        ``lo``, ``hi``, ``n``, ``accuracy``, ``clean_phase`` (the baseline's accuracy in that bin) and
-        ``disorder_decided`` (fraction of labels that differ from the clean phase of the averages).
+        ``lo``, ``hi``, ``n``, ``accuracy``, ``clean_phase`` (the baseline's accuracy in that bin),
+        ``disorder_decided`` (fraction of labels that differ from the clean phase of the averages) and
+        ``accuracy_decided`` (the accuracy on those labels alone: what was learned from the disorder pattern,
+        where the clean phase scores 0; ``nan`` when the bin has none).
     """
     avg = _lattice_averages(x)
     y, p = np.asarray(labels), np.asarray(prediction)
@@ -131,11 +133,14 @@ def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray
         raise ShapeError(f"labels and prediction must have shape ({len(avg)},), got {y.shape}, {p.shape}")
     clean = _clean_phase(avg)
 
+    decided = clean != y
+
     def row(m):
-        n = int(m.sum())
+        n, d = int(m.sum()), int((m & decided).sum())
         return {"n": n, "accuracy": float(np.mean(p[m] == y[m])) if n else float("nan"),
                 "clean_phase": float(np.mean(clean[m] == y[m])) if n else float("nan"),
-                "disorder_decided": float(np.mean(clean[m] != y[m])) if n else float("nan")}
+                "disorder_decided": d / n if n else float("nan"),
+                "accuracy_decided": float(np.mean(p[m & decided] == y[m & decided])) if d else float("nan")}
 
     return {key: [{"lo": lo, "hi": hi, **row(m)} for lo, hi, m in masks] for key, masks in _bin_masks(avg).items()}
 

@@ -1525,12 +1525,13 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         if "breakdown" not in v:
             continue
         lines += [f"### 4×4 accuracy of the shipped base network on `{k}`, by distance to the clean phase lines and by Δ̄",
-                  "", "| bin | lattices | network | clean phase of the averages | labels decided by the disorder |",
-                  "|---|---|---|---|---|"]
+                  "", "| bin | lattices | network | clean phase of the averages | labels decided by the disorder | "
+                  "network on those |", "|---|---|---|---|---|---|"]
         for key, name in (("distance", "distance d of (μ̄/2, t̄₋)"), ("delta", "Δ̄")):
             for row in v["breakdown"][key]:
                 lines.append(f"| {name} ∈ [{row['lo']:g}, {row['hi']:g}) | {row['n']:,} | {_pct(row['accuracy'])} | "
-                             f"{_pct(row['clean_phase'])} | {_pct(row['disorder_decided'])} |")
+                             f"{_pct(row['clean_phase'])} | {_pct(row['disorder_decided'])} | "
+                             f"{_pct(row.get('accuracy_decided'))} |")
         lines.append("")
     if r.get("parity"):
         lines += ["## Bott labels and the ground-state fermion parity", "", format_parity_table(r["parity"]), ""]
