@@ -175,3 +175,31 @@ def test_runs_can_start_from_the_base_of_a_chern_model_file(tmp_path):
                      (tmp_path / "base.safetensors", "not a margalit2022 Chern model")):
         with pytest.raises(SystemExit, match=msg):
             load_run_weights(str(bad))
+
+
+def test_decided_labels_script(tmp_path):
+    """scripts/decided_labels.py (session 17): its groups partition the lattices and recompute the accuracy of the
+    packaged weights; the disorder-decided labels are the ones that differ from the clean phase of the averages."""
+    from topoml.data.store import open_dataset
+    from topoml.evaluate.metrics import _clean_phase, _lattice_averages
+    from topoml.evaluate.predict import packaged_weights, predict_chern
+    from topoml.train.checkpoint import load_model
+
+    data = _generate(tmp_path, "bb", "boundary_biased", 17)
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "decided_labels.py"), str(data), "--n", "200",
+                        "--out", str(tmp_path / "d.json")], env=child_env(OPENBLAS_NUM_THREADS="1"),
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    r = json.loads((tmp_path / "d.json").read_text())
+    g = r["groups"]
+    assert r["n"] == 200 == g["not_decided"]["n"] + g["decided"]["n"]
+    assert g["decided"]["n"] == g["decided_geometry"]["n"] + g["decided_gap_closing"]["n"] + g["decided_other"]["n"]
+    with open_dataset(data) as ds:
+        x, y = np.asarray(ds.inputs[:200], np.float32), np.asarray(ds.labels[:200])
+    assert g["decided"]["n"] == int(np.sum(_clean_phase(_lattice_averages(x)) != y)) > 0
+    net, _ = load_model(packaged_weights().read_bytes())
+    pred = predict_chern(net.eval(), x)[0]
+    assert r["accuracy"] == pytest.approx(float(np.mean(pred == y)), abs=1e-12)
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "decided_labels.py"), str(tmp_path / "missing")],
+                       env=child_env(), capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0 and len(p.stderr.strip().splitlines()) == 1 and "decided_labels.py" in p.stderr
