@@ -65,7 +65,7 @@ def test_quick_profile_writes_run_directory(quick_run):
     # the parity job: the Bott labels of the scored sets against the fermion parity, recomputed here for holdout4
     from topoml.invariants import fermion_parity
 
-    assert sorted(s["parity"]) == sorted(k for n in (4, 8, 16) for sfx in ("", "_bb")
+    assert sorted(s["parity"]) == sorted(k for n in (4, 8, 16, 32) for sfx in ("", "_bb")
                                          if (k := scored_set(s["final"], n, sfx)))
     with open_dataset(out / "data" / "holdout4") as h:
         hx, hy, hav = h.inputs[:], h.labels[:], h.averages[:]
