@@ -118,6 +118,12 @@ def test_parity_breakdown_counts():
         parity_breakdown(x, y, np.full(6, 2))
     with pytest.raises(ShapeError):
         parity_breakdown(x, y[:3], par[:3])
+    bad = x.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(InputError, match="NaN"):
+        parity_breakdown(bad, y, par)
+    with pytest.raises(ShapeError):
+        parity_breakdown(x[:0], y[:0], par[:0])
 
 
 def test_parity_breakdown_on_bott_labels():

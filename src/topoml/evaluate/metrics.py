@@ -71,6 +71,10 @@ def _lattice_averages(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 4 or x.shape[-1] != 3 or x.shape[1] != x.shape[2] or len(x) == 0:
         raise ShapeError(f"need a non-empty batch of lattices (n, N, N, 3), got {x.shape}")
+    if not np.isfinite(x).all():
+        from topoml.errors import InputError
+
+        raise InputError("lattices contain NaN or inf")
     return x.astype(np.float64).mean(axis=(1, 2))
 
 
@@ -192,7 +196,7 @@ def parity_breakdown(x: np.ndarray, labels: np.ndarray, parity: np.ndarray) -> d
     ShapeError
         Shapes other than the above.
     InputError
-        A parity other than −1, 0, +1.
+        A parity other than −1, 0, +1; lattices with NaN or inf.
     """
     from topoml.errors import InputError
 
