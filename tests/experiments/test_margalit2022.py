@@ -78,6 +78,25 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert got["follows_clean"] == pytest.approx(float(np.mean(par[odd] == -(-1) ** np.abs(hy[odd]))), abs=1e-12)
     text = (out / "report.md").read_text()
     assert "## Bott labels and the ground-state fermion parity" in text
+    # the stability job: each uniform scored set relabelled after small perturbations and after decimation;
+    # the decimated 8x8 labels are recomputed here
+    from topoml.evaluate.metrics import label_agreement
+    from topoml.experiments.margalit2022 import STABILITY_EPS
+    from topoml.hamiltonians.pip import block_average
+    from topoml.invariants.bott import bott_index
+
+    st = s["stability"]
+    assert sorted(st) == sorted(k for n in (4, 8, 16, 32) if (k := scored_set(s["final"], n)))
+    assert sorted(st["holdout4"]["perturbed"]) == sorted(f"{e:g}" for e in STABILITY_EPS)
+    assert st["holdout4"]["decimated"] == {} and sorted(st[scored_set(s["final"], 16)]["decimated"]) == ["4", "8"]
+    with open_dataset(out / "data" / "holdout8") as h:
+        x8, y8 = h.inputs[:].astype(np.float64), h.labels[:]
+    dec8 = label_agreement(x8, y8, bott_index(block_average(x8), on_gapless="flag").label)
+    for part, row in dec8.items():
+        assert st["holdout8"]["decimated"]["4"][part] == pytest.approx(row, nan_ok=True), part
+    assert 0.9 <= st["holdout4"]["perturbed"]["0.01"]["all"]["agree"] <= 1
+    assert "## How stable the label is: small changes of the disorder, and coarse graining" in text
+    assert f"| `holdout8` | {len(y8):,} |" in text
     # what each size's route cost: the 4x4 row is the base stage alone; 8x8 adds the RG stages and direct8
     cfg = load_config("quick")
     n4 = sum(cfg.data[t].n_samples for t in cfg.base_train)

@@ -37,6 +37,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from topoml.errors import InputError, ShapeError
+from topoml.hamiltonians.pip import check_lattice
 from topoml.rng import RngLike, as_generator
 from topoml.runs.config import StrictModel
 
@@ -48,6 +49,7 @@ __all__ = [
     "boundary_biased_density",
     "boundary_distance",
     "disorder_widths",
+    "perturb_disorder",
     "sample_averages",
     "sample_disorder",
     "sample_lattices",
@@ -332,6 +334,45 @@ def sample_disorder(
     if recenter:
         x -= x.mean(axis=(1, 2), keepdims=True)
     return x
+
+
+def perturb_disorder(x: np.ndarray, eps: float, widths: np.ndarray, rng: RngLike = None) -> np.ndarray:
+    """Move every site of each lattice by a fresh zero-mean disorder pattern ``eps`` times as wide: ``x + eps·η``.
+
+    ``η`` is drawn as :func:`sample_disorder` (uniform per site and channel with the full ``widths``, re-centred),
+    so each lattice's averages are unchanged and each site moves by at most ``eps·w/2`` per channel. Used to
+    measure how stable a label is against small changes of the disorder pattern (the ``stability`` job of
+    ``topoml reproduce margalit2022``): a predictor that answers alike for ``x`` and its perturbation cannot be
+    right on both where their labels differ.
+
+    Parameters
+    ----------
+    x : array_like of shape (N, N, 3) or (n, N, N, 3)
+        Lattices, channels ``(mu, t_minus, delta)`` (units of ``t₊``).
+    eps : float
+        Relative size of the perturbation, finite and ``>= 0`` (``0`` returns a copy of ``x``).
+    widths : array_like of shape (3,)
+        Full disorder widths at this size (:meth:`SamplingSpec.widths`, :func:`disorder_widths`).
+    rng : int, numpy.random.Generator, numpy.random.SeedSequence or None
+
+    Returns
+    -------
+    ndarray of float64, same shape as ``x``
+
+    Raises
+    ------
+    ShapeError
+        ``x`` is not a lattice (batch) or ``widths`` not of shape (3,).
+    InputError
+        NaN/inf in ``x``, ``eps`` negative or not finite, bad widths.
+    """
+    x = check_lattice(x)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)) or not np.isfinite(eps) or eps < 0:
+        raise InputError(f"eps must be a finite number >= 0, got {eps!r}")
+    batch = x[None] if x.ndim == 3 else x
+    eta = sample_disorder(len(batch), batch.shape[1], widths, rng)
+    out = batch + float(eps) * eta
+    return out[0] if x.ndim == 3 else out
 
 
 def sample_lattices(

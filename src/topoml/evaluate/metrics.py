@@ -7,7 +7,7 @@ import numpy as np
 from topoml.errors import ShapeError
 
 __all__ = ["accuracy", "mean_spread", "per_label_accuracy", "chern_baselines", "accuracy_breakdown",
-           "parity_breakdown", "confidence_table", "DISTANCE_BINS", "DELTA_BINS", "CONFIDENCE_BINS"]
+           "parity_breakdown", "label_agreement", "confidence_table", "DISTANCE_BINS", "DELTA_BINS", "CONFIDENCE_BINS"]
 
 #: Bins of the distance of (μ̄/2, t̄₋) to the nearest clean phase line (margalit2022 Eq. A1 units).
 DISTANCE_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, np.inf)
@@ -223,6 +223,62 @@ def parity_breakdown(x: np.ndarray, labels: np.ndarray, parity: np.ndarray) -> d
     out: dict = {"all": row(np.ones(len(y), bool))}
     out.update({key: [{"lo": lo, "hi": hi, **row(m)} for lo, hi, m in masks] for key, masks in _bin_masks(avg).items()})
     return out
+
+
+def label_agreement(x: np.ndarray, labels: np.ndarray, other: np.ndarray) -> dict:
+    """How often a second exact label of the same lattices agrees with their Bott labels, overall and split by the
+    clean phase of the averages.
+
+    The second label is the Bott label of a related lattice: the same lattice with its disorder pattern moved a
+    little (:func:`topoml.data.sampling.perturb_disorder`; how smooth the label is in the disorder), or its 2×2
+    block average (:func:`topoml.hamiltonians.pip.block_average`; the premise of the RG network, that coarse
+    graining keeps the Chern number). A predictor that answers alike for a lattice and its perturbation is right
+    on at most one of the two where they disagree, so on such pairs it scores at most ``1 − (1 − agree)/2``; and
+    "decimation, then an exact label" scores ``agree``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, N, N, 3)
+        The lattices (channels ``mu, t_minus, delta``; their averages choose the split).
+    labels : ndarray of int, shape (n,)
+        Their Bott labels.
+    other : ndarray of int, shape (n,)
+        The second labels.
+
+    Returns
+    -------
+    dict
+        ``"all"``, ``"topological"`` (the clean phase of the averages is ``C ≠ 0``) and ``"trivial"`` (``C = 0``;
+        lattices exactly on a phase line are in neither): each ``n``, ``agree`` (fraction ``other == labels``),
+        ``nonzero`` (count of ``labels ≠ 0``), ``kept_nonzero`` (fraction of those with ``other == labels``,
+        ``nan`` when none), ``other_nonzero`` (fraction ``other ≠ 0``) and ``always_zero`` (fraction ``labels == 0``).
+
+    Raises
+    ------
+    ShapeError
+        Shapes other than the above.
+    InputError
+        Lattices with NaN or inf; labels that are not integers.
+    """
+    from topoml.errors import InputError
+
+    avg = _lattice_averages(x)
+    y, o = np.asarray(labels), np.asarray(other)
+    if y.shape != (len(avg),) or o.shape != y.shape:
+        raise ShapeError(f"labels and other must have shape ({len(avg)},), got {y.shape}, {o.shape}")
+    for name, v in (("labels", y), ("other", o)):
+        if not (np.issubdtype(v.dtype, np.integer) or (np.issubdtype(v.dtype, np.floating) and np.all(v == np.rint(v)))):
+            raise InputError(f"{name} must be integers (Chern numbers), got dtype {v.dtype}")
+    clean = _clean_phase(avg)
+
+    def row(m):
+        n, nz = int(m.sum()), m & (y != 0)
+        frac = (lambda a: float(np.mean(a)) if a.size else float("nan"))
+        return {"n": n, "agree": frac(o[m] == y[m]), "nonzero": int(nz.sum()), "kept_nonzero": frac(o[nz] == y[nz]),
+                "other_nonzero": frac(o[m] != 0), "always_zero": frac(y[m] == 0)}
+
+    return {"all": row(np.ones(len(y), bool)), "topological": row((clean != 0) & (clean != 99)),
+            "trivial": row(clean == 0)}
 
 
 def confidence_table(prediction: np.ndarray, confidence: np.ndarray, labels: np.ndarray,

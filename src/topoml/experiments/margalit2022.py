@@ -32,6 +32,10 @@ stages stored as jobs of the run directory) → report. Stages:
    lattice of the 4×4 to 32×32 sets of the final table, set against their Bott labels: where the disorder
    moves a label by an odd step, does the parity follow it (a closing gap) or stay with the clean phase (the
    geometry of the occupied states)? Data only, computed once.
+   ``stability`` (issue 10, session 18): the Bott labels of each size's uniform scored set again, after every site
+   is moved by a small fraction of the disorder widths and after 2×2 block averaging (decimation), against the
+   lattices' own labels: how smooth the label is in the disorder pattern, and whether coarse graining keeps it.
+   Data only, stored per set.
 7. ``ablation-<row>``: base-network ablation rows (after the shipped-style model is written, so an
    interrupted run has its main table first); ``rg_ablation-<row>``: RG-stage rows behind the same
    base (own decimation pre-training ``rg_ablation-<row>-init`` when the row's RG has no ``skip``).
@@ -708,6 +712,51 @@ def _stage_parity(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
     return done
 
 
+#: The ``stability`` job: relative sizes of the disorder perturbations (:func:`topoml.data.sampling.perturb_disorder`)
+#: and the most lattices it takes from each uniform scored set (the first ones). One core: a 32×32 Bott label costs
+#: 4–9 s, so the 200 lattices of ``holdout32`` cost about 25 min on 2 workers for the two sizes of perturbation.
+STABILITY_EPS = (0.01, 0.1)
+STABILITY_MAX = 2000
+
+
+def _stage_stability(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
+    """The ``stability`` job (issue 10, session 18): how the exact label of each size's uniform scored set
+    (:func:`scored_set`) responds to small changes of the disorder pattern and to coarse graining — the Bott labels
+    of the same lattices with every site moved by ``eps`` times the disorder widths (:data:`STABILITY_EPS`, fresh
+    zero-mean patterns, averages kept; :func:`topoml.data.sampling.perturb_disorder`), and of their 2×2 block
+    averages, once and down to 4×4 (:func:`topoml.hamiltonians.pip.block_average`: decimation, then an exact label),
+    each set against the lattices' own labels (:func:`topoml.evaluate.metrics.label_agreement`). Data only; at most
+    :data:`STABILITY_MAX` lattices per set; seeds derived from ``cfg.seed``, labels on ``cfg.workers`` processes (the
+    result does not depend on them); stored after every set, so a killed run keeps the sets it finished."""
+    from topoml.data.sampling import SamplingSpec, perturb_disorder
+    from topoml.evaluate.metrics import label_agreement
+    from topoml.hamiltonians.pip import block_average
+    from topoml.invariants.bott import bott_index
+
+    done = rd.job_result("stability") or {}
+    for n in FINAL_SIZES:
+        name = scored_set(data, n)
+        if name is None or name in done:
+            continue
+        _log(f"label stability of {name}", progress)
+        x, y = data[name]
+        x, y = x[:STABILITY_MAX].astype(np.float64), y[:STABILITY_MAX]
+        widths = SamplingSpec.from_dict(dataset_config(name, cfg.data[name])["sampling"]).widths()
+        row: dict = {"size": n, "n": len(y), "perturbed": {}, "decimated": {}}
+        for k, eps in enumerate(STABILITY_EPS):
+            xp = perturb_disorder(x, eps, widths, derive_seed(cfg.seed, "stability", name, k))
+            labels = bott_index(xp, workers=cfg.workers, on_gapless="flag").label
+            row["perturbed"][f"{eps:g}"] = label_agreement(x, y, labels)
+        xc, m = x, n
+        while m > 4:
+            xc, m = block_average(xc), m // 2
+            labels = bott_index(xc, workers=cfg.workers, on_gapless="flag").label
+            row["decimated"][str(m)] = label_agreement(x, y, labels)
+        done[name] = row
+        rd.save_job("stability", done)
+    return done
+
+
 def final_row(comp, x: np.ndarray, y: np.ndarray, selects: bool = False) -> dict:
     """One row of the final table: a Chern model ``comp`` scored on lattices ``x`` ``(n, N, N, 3)`` with Bott labels
     ``y`` ``(n,)``, in its prediction mode (``comp.symmetrize``) — ``n``, ``accuracy``, the baselines that ignore the
@@ -1200,6 +1249,7 @@ def _run(cfg: Margalit2022Config, out: Path, rd: RunDir, progress: bool, engine:
         results["packaged"] = _stage_packaged(rd, data)
     _log("fermion parity of the scored sets", progress)
     results["parity"] = _stage_parity(cfg, rd, data, progress)
+    results["stability"] = _stage_stability(cfg, rd, data, progress)
     # the ablation rows run after the shipped-style model is written, so an interrupted run has its
     # main table first; each row is its own resumable job
     if cfg.ablation:
@@ -1404,6 +1454,40 @@ def format_parity_table(parity: dict) -> str:
     return "\n".join(lines)
 
 
+def format_stability_table(stability: dict) -> str:
+    """The ``stability`` job's table (markdown): per uniform scored set, and within it for the lattices whose
+    averages are in a topological clean phase, how often the Bott label survives small changes of the disorder
+    pattern and coarse graining (:func:`topoml.evaluate.metrics.label_agreement`)."""
+    eps = sorted({e for v in stability.values() for e in v["perturbed"]}, key=float)
+    dec = sorted({m for v in stability.values() for m in v["decimated"]}, key=int, reverse=True)
+
+    def cell(a):
+        if a is None or not a["n"]:
+            return "—"
+        nz = f"{_pct(a['kept_nonzero'])} of {a['nonzero']:,}" if a["nonzero"] else "none"
+        return f"{_pct(a['agree'])} ({nz})"
+
+    head = ([f"moved by {e} × the disorder widths" for e in eps]
+            + [f"2×2 block averages to {m}×{m}, then Bott" for m in dec])
+    lines = ["The same lattices, labelled again after a change that a predictor could hardly tell: every site moved by a "
+             "fresh zero-mean disorder pattern a fraction of the size's disorder widths (averages kept), or the "
+             "lattice coarse grained by 2×2 block averages (decimation, the RG network's starting map; Sec. III of the "
+             "paper) — the share of labels that stay the same (in brackets: of the C ≠ 0 labels). A predictor that "
+             "answers alike for a lattice and its perturbation is right on at most one of the two where their labels "
+             "differ; \"decimation, then Bott\" is decimation + a perfect base network.", "",
+             "| set | lattices | always 0 | " + " | ".join(head) + " |", "|---|" + "---|" * (2 + len(head))]
+    for name, v in stability.items():
+        for part, what in (("all", f"`{name}`"), ("topological", f"`{name}`, averages in a C ≠ 0 clean phase")):
+            first = v["perturbed"].get(eps[0]) if eps else None
+            ref = first or next(iter(v["decimated"].values()), None)
+            if ref is None or not ref[part]["n"]:
+                continue
+            cells = [cell(v["perturbed"].get(e, {}).get(part)) for e in eps]
+            cells += [cell(v["decimated"].get(m, {}).get(part)) for m in dec]
+            lines.append(f"| {what} | {ref[part]['n']:,} | {_pct(ref[part]['always_zero'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def format_packaged_table(summary: dict) -> str:
     """The packaged weights (``topoml predict``'s default) on this run's sets (markdown; ``""`` when the run did not
     score them): the final table's columns, with this run's own model beside them."""
@@ -1537,6 +1621,9 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         lines.append("")
     if r.get("parity"):
         lines += ["## Bott labels and the ground-state fermion parity", "", format_parity_table(r["parity"]), ""]
+    if r.get("stability"):
+        lines += ["## How stable the label is: small changes of the disorder, and coarse graining", "",
+                  format_stability_table(r["stability"]), ""]
     conf_rows = [(k, fin[k]["confidence"]) for k in shown if "confidence" in fin[k]]
     if conf_rows:
         lines += ["## Confidence (what `topoml predict` prints) against accuracy", "",

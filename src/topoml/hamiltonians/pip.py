@@ -61,6 +61,7 @@ __all__ = [
     "hoppings",
     "clean_lattice",
     "disordered_lattice",
+    "block_average",
     "to_flat",
     "from_flat",
     "site_positions",
@@ -223,6 +224,43 @@ def disordered_lattice(
     if not np.all(np.isfinite(avg)):
         raise InputError("lattice averages contain NaN or inf")
     return avg[..., None, None, :] + disorder
+
+
+def block_average(x: np.ndarray, factor: int = 2) -> np.ndarray:
+    """Decimation: the ``factor × factor`` block average of a lattice or a batch, ``2N × 2N → N × N`` for ``factor = 2``.
+
+    Site ``(i, j)`` of the output averages the sites ``(f·i … f·i+f−1, f·j … f·j+f−1)`` of the input, per channel,
+    so the lattice averages are kept exactly. This is the baseline RG map of margalit2022 (Sec. III: the RG network
+    is initialized to it; :func:`topoml.nets.rg.decimation` is the same map in torch), here without torch, for
+    exact labels of coarse-grained lattices.
+
+    Parameters
+    ----------
+    x : array_like of shape (M, M, 3) or (n, M, M, 3)
+        Per-site ``(mu, t_minus, delta)``; ``M`` divisible by ``factor`` and ``M / factor >= 2``.
+    factor : int, default 2
+
+    Returns
+    -------
+    ndarray of float64, shape (M/f, M/f, 3) or (n, M/f, M/f, 3)
+
+    Raises
+    ------
+    ShapeError
+        Not a lattice (batch), or ``M`` not divisible by ``factor``.
+    InputError
+        ``factor`` not an integer ``>= 1``, an output smaller than :data:`MIN_SIZE`, or NaN/inf.
+    """
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise InputError(f"factor must be an integer >= 1, got {factor!r}")
+    x = check_lattice(x)
+    M = x.shape[-2]
+    if M % factor:
+        raise ShapeError(f"lattice size {M} is not divisible by the block size {factor}")
+    if M // factor < MIN_SIZE:
+        raise InputError(f"block averages of a {M}x{M} lattice by {factor} would be smaller than {MIN_SIZE}x{MIN_SIZE}")
+    m = M // factor
+    return x.reshape(x.shape[:-3] + (m, factor, m, factor, 3)).mean(axis=(-4, -2))
 
 
 def to_flat(x: np.ndarray) -> np.ndarray:
