@@ -113,3 +113,19 @@ def test_the_label_is_smooth_and_decimation_nearly_keeps_it_at_8x8():
     dec = label_agreement(x, y, bott_index(block_average(x), on_gapless="flag").label)
     assert 0.85 <= dec["all"]["agree"] < 1.0
     assert dec["all"]["agree"] > np.mean(y == 0)  # better than "always 0" at 8×8
+
+
+def test_topological_phases_lie_within_sqrt2_minus_1_of_a_phase_line():
+    """Why the 32×32 labels collapse to 0 (README, margalit2022): no point of a C ≠ 0 clean phase lies farther than
+    √2 − 1 ≈ 0.414 from a phase line (in the (μ/2, t₋) units of the boundary distance), less than the half-width of
+    the site-to-site μ disorder at 32×32 in those units (2.4 / 4 = 0.6; 16×16: 0.3)."""
+    from topoml.data.sampling import boundary_distance, disorder_widths, DisorderSpec
+
+    mu, tm = np.meshgrid(np.linspace(-4, 4, 1601) + 1e-9, np.linspace(-2, 2, 801) + 3e-9)
+    mu, tm = mu.ravel(), tm.ravel()
+    c = clean_chern_number(mu, tm)
+    d = boundary_distance(mu, tm)
+    assert abs(d[c != 0].max() - (np.sqrt(2) - 1)) < 0.01 and d[c == 0].max() > 0.99
+    half = {n: disorder_widths(DisorderSpec(), n)[0] / 4 for n in (16, 32)}
+    assert half[16] < np.sqrt(2) - 1 < half[32]
+    assert half == pytest.approx({16: 0.3, 32: 0.6})
