@@ -123,6 +123,7 @@ def test_predict_and_chern_print_the_warning_on_stderr(tmp_path, capsys):
         assert main(argv) == 0
         out, err = capsys.readouterr()
         assert err.startswith("topoml: warning: at 8x8 these weights scored 60.0 %"), err
+        assert "exact labels: topoml chern --method bott" in err.splitlines()[0]
         assert err.count("warning") == 1 and len(out.strip().splitlines()) >= 2  # the results still printed
 
 

@@ -174,6 +174,10 @@ def check_net_size(meta: dict, size: int, what: str) -> None:
                          "(use a base∘RG model, e.g. the packaged one)")
 
 
+#: Where the warning of :func:`measured_accuracy_warning` sends users for a label they can trust.
+_EXACT = "; exact labels: topoml chern --method bott (dense) or --method localizer (sparse, large N)"
+
+
 def measured_accuracy_warning(meta: dict, size: int) -> str | None:
     """A one-line warning when the network described by ``meta`` is not to be trusted at ``size × size``.
 
@@ -181,7 +185,8 @@ def measured_accuracy_warning(meta: dict, size: int) -> str | None:
     (size → the share of C = 0 on the same sets) are written by ``topoml reproduce margalit2022``. Returns a
     warning when the measured accuracy at ``size`` is at or below answering C = 0 for every lattice, or when
     ``size`` is larger than every measured size and the largest one already was; else ``None`` (also when
-    ``meta`` records no accuracy: nothing is known to warn about).
+    ``meta`` records no accuracy: nothing is known to warn about). The warning names the exact routes of
+    ``topoml chern``.
     """
     try:
         acc = {int(k): float(v) for k, v in meta["accuracy"].items()}
@@ -191,11 +196,11 @@ def measured_accuracy_warning(meta: dict, size: int) -> str | None:
     bad = {n for n in acc if n in zero and acc[n] <= zero[n]}
     if size in bad:
         return (f"at {size}x{size} these weights scored {100 * acc[size]:.1f} % on uniform test lattices, not more "
-                f"than answering C = 0 for every lattice ({100 * zero[size]:.1f} %): do not trust them at this size")
+                f"than answering C = 0 for every lattice ({100 * zero[size]:.1f} %): do not trust them at this size{_EXACT}")
     if acc and size > max(acc) and max(acc) in bad:
         n = max(acc)
         return (f"these weights were not measured at {size}x{size}; at {n}x{n} they scored {100 * acc[n]:.1f} %, not "
-                f"more than answering C = 0 ({100 * zero[n]:.1f} %): do not trust them at this size")
+                f"more than answering C = 0 ({100 * zero[n]:.1f} %): do not trust them at this size{_EXACT}")
     return None
 
 
