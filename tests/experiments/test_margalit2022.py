@@ -96,6 +96,9 @@ def test_quick_profile_writes_run_directory(quick_run):
         assert st["holdout8"]["decimated"]["4"][part] == pytest.approx(row, nan_ok=True), part
     assert 0.9 <= st["holdout4"]["perturbed"]["0.01"]["all"]["agree"] <= 1
     assert "## How stable the label is: small changes of the disorder, and coarse graining" in text
+    # the 4x4 breakdown by the branch-cut margin of the Bott eigenphases covers every lattice
+    marg = s["final"]["holdout4"]["breakdown"]["margin"]
+    assert sum(r["n"] for r in marg) == s["final"]["holdout4"]["n"] and "| margin (rad) ∈ [0, 0.03) |" in text
     assert f"| `holdout8` | {len(y8):,} |" in text
     # what each size's route cost: the 4x4 row is the base stage alone; 8x8 adds the RG stages and direct8
     cfg = load_config("quick")

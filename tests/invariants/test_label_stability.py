@@ -129,3 +129,39 @@ def test_topological_phases_lie_within_sqrt2_minus_1_of_a_phase_line():
     half = {n: disorder_widths(DisorderSpec(), n)[0] / 4 for n in (16, 32)}
     assert half[16] < np.sqrt(2) - 1 < half[32]
     assert half == pytest.approx({16: 0.3, 32: 0.6})
+
+
+def test_labels_that_a_small_move_flips_sit_near_the_branch_cut():
+    """``BottSpectrum.margin`` (π − max |θ|) marks the labels a small change of the disorder flips, whatever the BdG
+    gap: 2,000 uniform 4×4 lattices moved by 10 % of the disorder widths; the flipped ones have a median margin far
+    below the set's (session 18: 0.18 against 1.99)."""
+    from topoml.invariants.bott import bott_spectrum
+
+    spec = SamplingSpec(lattice_size=4, averages="uniform")
+    x = sample_lattices(2000, spec, 1804)
+    sp = bott_spectrum(x)
+    y = bott_index(x).label
+    assert np.allclose(sp.margin, np.pi - np.abs(sp.phases).max(axis=1))
+    assert np.all((sp.margin >= 0) & (sp.margin <= np.pi)) and sp.margin.shape == (2000,)
+    assert bott_spectrum(x[0]).margin.shape == () and bott_spectrum(x[0]).margin == sp.margin[0]
+    flipped = bott_index(perturb_disorder(x, 0.1, spec.widths(), 5), on_gapless="flag").label != y
+    assert flipped.sum() >= 10
+    assert np.median(sp.margin[flipped]) < 0.25 * np.median(sp.margin)
+
+
+def test_accuracy_breakdown_by_margin():
+    from topoml.evaluate.metrics import MARGIN_BINS, accuracy_breakdown
+
+    x = sample_lattices(6, SamplingSpec(lattice_size=4, averages="uniform"), 2)
+    y = np.array([0, 1, 0, -1, 0, 0])
+    pred = np.array([0, 0, 0, -1, 1, 0])
+    margin = np.array([0.01, 0.02, 0.5, 2.0, 0.05, np.pi])
+    b = accuracy_breakdown(x, y, pred, margin=margin)
+    assert [(r["lo"], r["hi"]) for r in b["margin"]] == list(zip(MARGIN_BINS[:-1], MARGIN_BINS[1:]))
+    assert [r["n"] for r in b["margin"]] == [2, 1, 0, 1, 2]  # π falls in the closed last bin
+    assert b["margin"][0]["accuracy"] == 0.5 and b["margin"][1]["accuracy"] == 0.0 and b["margin"][4]["accuracy"] == 1.0
+    assert "margin" not in accuracy_breakdown(x, y, pred)
+    with pytest.raises(ShapeError):
+        accuracy_breakdown(x, y, pred, margin=margin[:3])
+    with pytest.raises(InputError):
+        accuracy_breakdown(x, y, pred, margin=margin + 4)

@@ -7,7 +7,8 @@ import numpy as np
 from topoml.errors import ShapeError
 
 __all__ = ["accuracy", "mean_spread", "per_label_accuracy", "chern_baselines", "accuracy_breakdown",
-           "parity_breakdown", "label_agreement", "confidence_table", "DISTANCE_BINS", "DELTA_BINS", "CONFIDENCE_BINS"]
+           "parity_breakdown", "label_agreement", "confidence_table", "DISTANCE_BINS", "DELTA_BINS", "MARGIN_BINS",
+           "CONFIDENCE_BINS"]
 
 #: Bins of the distance of (μ̄/2, t̄₋) to the nearest clean phase line (margalit2022 Eq. A1 units).
 DISTANCE_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, np.inf)
@@ -15,6 +16,8 @@ DISTANCE_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, np.inf)
 CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0)
 #: Bins of the average pairing Δ̄ (the averages' range is [0.1, 0.2]).
 DELTA_BINS = (0.1, 0.13, 0.167, 0.2)
+#: Bins of the branch-cut margin of the Bott eigenphases (:attr:`topoml.invariants.bott.BottSpectrum.margin`, radians).
+MARGIN_BINS = (0.0, 0.03, 0.1, 0.3, 1.0, np.pi)
 
 
 def accuracy(prediction: np.ndarray, label: np.ndarray) -> float:
@@ -112,8 +115,10 @@ def chern_baselines(x: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return {"always_zero": float(np.mean(y == 0)), "clean_phase": float(np.mean(clean == y))}
 
 
-def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray) -> dict[str, list[dict]]:
-    """Accuracy by distance to the clean phase lines and by average pairing, with the clean-phase baseline.
+def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray,
+                       margin: np.ndarray | None = None) -> dict[str, list[dict]]:
+    """Accuracy by distance to the clean phase lines, by average pairing and (optionally) by the branch-cut margin of
+    the Bott eigenphases, with the clean-phase baseline.
 
     Parameters
     ----------
@@ -121,11 +126,14 @@ def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray
     labels : ndarray of int, shape (n,)
     prediction : ndarray of int, shape (n,)
         Predicted Chern numbers (already rounded / argmax).
+    margin : ndarray of float, shape (n,), optional
+        :attr:`topoml.invariants.bott.BottSpectrum.margin` of the lattices (radians, in ``[0, π]``).
 
     Returns
     -------
     dict
-        ``"distance"`` and ``"delta"``: one row per bin of :data:`DISTANCE_BINS` / :data:`DELTA_BINS` with
+        ``"distance"``, ``"delta"`` (and ``"margin"`` when given): one row per bin of :data:`DISTANCE_BINS` /
+        :data:`DELTA_BINS` / :data:`MARGIN_BINS` with
         ``lo``, ``hi``, ``n``, ``accuracy``, ``clean_phase`` (the baseline's accuracy in that bin),
         ``disorder_decided`` (fraction of labels that differ from the clean phase of the averages) and
         ``accuracy_decided`` (the accuracy on those labels alone: what was learned from the disorder pattern,
@@ -135,6 +143,14 @@ def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray
     y, p = np.asarray(labels), np.asarray(prediction)
     if y.shape != (len(avg),) or p.shape != y.shape:
         raise ShapeError(f"labels and prediction must have shape ({len(avg)},), got {y.shape}, {p.shape}")
+    if margin is not None:
+        margin = np.asarray(margin, dtype=np.float64)
+        if margin.shape != y.shape:
+            raise ShapeError(f"margin must have shape ({len(avg)},), got {margin.shape}")
+        if not np.all((margin >= 0) & (margin <= np.pi)):
+            from topoml.errors import InputError
+
+            raise InputError("margin must lie in [0, pi] (BottSpectrum.margin)")
     clean = _clean_phase(avg)
 
     decided = clean != y
@@ -146,17 +162,21 @@ def accuracy_breakdown(x: np.ndarray, labels: np.ndarray, prediction: np.ndarray
                 "disorder_decided": d / n if n else float("nan"),
                 "accuracy_decided": float(np.mean(p[m & decided] == y[m & decided])) if d else float("nan")}
 
-    return {key: [{"lo": lo, "hi": hi, **row(m)} for lo, hi, m in masks] for key, masks in _bin_masks(avg).items()}
+    return {key: [{"lo": lo, "hi": hi, **row(m)} for lo, hi, m in masks]
+            for key, masks in _bin_masks(avg, margin).items()}
 
 
-def _bin_masks(avg: np.ndarray) -> dict[str, list[tuple[float, float, np.ndarray]]]:
-    """``"distance"`` / ``"delta"``: ``(lo, hi, mask)`` for each bin of :data:`DISTANCE_BINS` / :data:`DELTA_BINS`
-    over lattice averages ``avg`` ``(n, 3)`` (the last bin closed)."""
+def _bin_masks(avg: np.ndarray, margin: np.ndarray | None = None) -> dict[str, list[tuple[float, float, np.ndarray]]]:
+    """``"distance"`` / ``"delta"`` (/ ``"margin"``): ``(lo, hi, mask)`` for each bin of :data:`DISTANCE_BINS` /
+    :data:`DELTA_BINS` over lattice averages ``avg`` ``(n, 3)`` (/ :data:`MARGIN_BINS` over ``margin``; the last bin
+    closed)."""
     from topoml.data.sampling import boundary_distance
 
     out = {}
-    for key, values, bins in (("distance", boundary_distance(avg[:, 0], avg[:, 1]), DISTANCE_BINS),
-                              ("delta", avg[:, 2], DELTA_BINS)):
+    keys = [("distance", boundary_distance(avg[:, 0], avg[:, 1]), DISTANCE_BINS), ("delta", avg[:, 2], DELTA_BINS)]
+    if margin is not None:
+        keys.append(("margin", margin, MARGIN_BINS))
+    for key, values, bins in keys:
         out[key] = [(float(lo), float(hi), (values >= lo) & ((values < hi) if hi != bins[-1] else (values <= hi)))
                     for lo, hi in zip(bins[:-1], bins[1:])]
     return out

@@ -761,7 +761,8 @@ def final_row(comp, x: np.ndarray, y: np.ndarray, selects: bool = False) -> dict
     """One row of the final table: a Chern model ``comp`` scored on lattices ``x`` ``(n, N, N, 3)`` with Bott labels
     ``y`` ``(n,)``, in its prediction mode (``comp.symmetrize``) — ``n``, ``accuracy``, the baselines that ignore the
     disorder, ``selects`` (as given), the accuracy of both modes, the confidence table and, at ``N = 4``, the
-    breakdown by distance to the phase lines and by pairing (``scripts/ship_gpu_base.py`` scores with it too)."""
+    breakdown by distance to the phase lines, by pairing and by the branch-cut margin of the Bott eigenphases
+    (``scripts/ship_gpu_base.py`` scores with it too)."""
     from topoml.evaluate.metrics import accuracy_breakdown, chern_baselines, confidence_table
 
     shipped = comp.symmetrize
@@ -776,7 +777,9 @@ def final_row(comp, x: np.ndarray, y: np.ndarray, selects: bool = False) -> dict
            "accuracy_plain": other if shipped else acc, "accuracy_group_averaged": acc if shipped else other,
            "confidence": confidence_table(pred, conf, y)}
     if x.shape[1] == 4:
-        row["breakdown"] = accuracy_breakdown(x, y, pred)
+        from topoml.invariants.bott import bott_spectrum
+
+        row["breakdown"] = accuracy_breakdown(x, y, pred, margin=bott_spectrum(x.astype(np.float64)).margin)
     return row
 
 
@@ -1610,11 +1613,14 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
         v = fin[k]
         if "breakdown" not in v:
             continue
-        lines += [f"### 4×4 accuracy of the shipped base network on `{k}`, by distance to the clean phase lines and by Δ̄",
-                  "", "| bin | lattices | network | clean phase of the averages | labels decided by the disorder | "
+        lines += [f"### 4×4 accuracy of the shipped base network on `{k}`, by distance to the clean phase lines, by Δ̄ "
+                  "and by the branch-cut margin", "",
+                  "The margin π − max |θ| of the eigenphases θ of V U V† U† (`BottSpectrum.margin`): where it is small, "
+                  "a small change of the lattice moves an eigenphase across the cut and the label with it.", "",
+                  "| bin | lattices | network | clean phase of the averages | labels decided by the disorder | "
                   "network on those |", "|---|---|---|---|---|---|"]
-        for key, name in (("distance", "distance d of (μ̄/2, t̄₋)"), ("delta", "Δ̄")):
-            for row in v["breakdown"][key]:
+        for key, name in (("distance", "distance d of (μ̄/2, t̄₋)"), ("delta", "Δ̄"), ("margin", "margin (rad)")):
+            for row in v["breakdown"].get(key, []):
                 lines.append(f"| {name} ∈ [{row['lo']:g}, {row['hi']:g}) | {row['n']:,} | {_pct(row['accuracy'])} | "
                              f"{_pct(row['clean_phase'])} | {_pct(row['disorder_decided'])} | "
                              f"{_pct(row.get('accuracy_decided'))} |")

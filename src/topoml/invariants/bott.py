@@ -541,6 +541,14 @@ class BottSpectrum(NamedTuple):
     phases: np.ndarray
     energies: np.ndarray
 
+    @property
+    def margin(self) -> np.ndarray:
+        """``π − max_k |θ_k|``, float64 of shape ``()`` or ``(n,)``: how far the eigenphase nearest the branch cut at
+        ``±π`` is from it, in radians. The label changes where one crosses the cut, so a small margin marks a label
+        that a small change of the lattice can flip, with or without a small BdG gap (README, margalit2022: the
+        shipped 4×4 network's errors concentrate there)."""
+        return np.pi - np.abs(self.phases).max(axis=-1)
+
 
 def _spectrum_chunk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Phases and energies of a validated batch (b, N, N, 3), one lattice per stacked call above BATCH_MAX_N."""
