@@ -340,7 +340,8 @@ def perturb_disorder(x: np.ndarray, eps: float, widths: np.ndarray, rng: RngLike
     """Move every site of each lattice by a fresh zero-mean disorder pattern ``eps`` times as wide: ``x + eps·η``.
 
     ``η`` is drawn as :func:`sample_disorder` (uniform per site and channel with the full ``widths``, re-centred),
-    so each lattice's averages are unchanged and each site moves by at most ``eps·w/2`` per channel. Used to
+    so each lattice's averages are unchanged and each site moves by at most ``eps·w`` per channel (``eps·w/2``
+    before the re-centring). Used to
     measure how stable a label is against small changes of the disorder pattern (the ``stability`` job of
     ``topoml reproduce margalit2022``): a predictor that answers alike for ``x`` and its perturbation cannot be
     right on both where their labels differ.
