@@ -120,6 +120,15 @@ def test_missing_config_and_packaged_configs(tmp_path):
     assert load_config("margalit2022_data_quick").sampling.averages == "uniform"
 
 
+def test_example_config_focus_block_is_valid(tmp_path):
+    text = packaged_config("margalit2022_data_example").read_text()
+    for line in ("# [focus]", "# margin = 1.0", "# keep_others = 0.33"):
+        assert line in text
+        text = text.replace(line, line[2:])
+    cfg = load_config(_write(tmp_path, text))
+    assert cfg.focus is not None and cfg.focus.margin == 1.0 and cfg.focus.keep_others == 0.33
+
+
 def test_bad_run_options(tmp_path):
     with pytest.raises(ConfigError, match="engine"):
         generate_dataset(_cfg(), tmp_path / "a", engine="spark")
@@ -181,6 +190,81 @@ def test_shard_inputs_are_the_stored_lattices(tmp_path):
     for bad in (3, -1, 1.0, True):
         with pytest.raises(InputError, match="shard index"):
             gen.shard_inputs(cfg, bad)
+
+
+FOCUS = {"margin": 1.0, "keep_others": 0.3}
+
+
+def test_focused_dataset_keeps_the_lattices_next_to_a_jump(tmp_path):
+    """``focus``: every stored lattice is a draw of the shard's generator, labelled exactly, and the near-cut
+    lattices are enriched (a quarter of boundary-biased 4×4 draws lie within 1 rad of the cut; with
+    keep_others = 0.3 about half of the kept ones do)."""
+    from topoml.data.sampling import SamplingSpec, sample_lattices
+    from topoml.invariants.bott import bott_spectrum
+
+    cfg = _cfg(n=1200, shard=600, seed=21, focus=FOCUS)
+    summary = generate_dataset(cfg, tmp_path / "ds", engine="serial", progress=False)
+    assert summary["n_samples"] == 1200
+    with open_dataset(tmp_path / "ds", verify=True) as ds:
+        x, labels = np.asarray(ds.inputs), np.asarray(ds.labels)
+        raw, gaps, averages = np.asarray(ds.raw_bott), np.asarray(ds.gaps), np.asarray(ds.averages)
+        manifest = ds.manifest
+    assert manifest["config"]["focus"] == FOCUS
+    ref = bott_index(x.astype(np.float64), on_gapless="flag")
+    np.testing.assert_array_equal(labels, ref.label)
+    np.testing.assert_allclose(raw, ref.raw, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(gaps, ref.gap, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(x.mean(axis=(1, 2)), averages, atol=1e-5)
+    near = bott_spectrum(x.astype(np.float64)).margin < 1.0
+    assert 0.38 < near.mean() < 0.62
+    # the same draws unfocused: far fewer near the cut
+    ss = np.random.SeedSequence(21).spawn(2)[0]
+    plain = sample_lattices(600, SamplingSpec(lattice_size=4), np.random.default_rng(ss)).astype(np.float32)
+    plain = plain.astype(np.float64)
+    assert (bott_spectrum(plain).margin < 1.0).mean() < near.mean() - 0.1
+    # the shard's first kept lattices are, in order, draws of its first round: a subsequence of `plain`
+    first = x[:50].astype(np.float64)
+    idx = [int(np.flatnonzero((plain == xi).all(axis=(1, 2, 3)))[0]) for xi in first]
+    assert idx == sorted(idx)
+    attrs = gen.store.read_shard_info(tmp_path / "ds" / shard_filename(0, 2))[1]
+    assert attrs["lattices_drawn"] > 600
+    # shard_inputs labels to select, and agrees with the stored lattices
+    np.testing.assert_array_equal(gen.shard_inputs(cfg, 1)[0], x[600:])
+
+
+def test_focused_dataset_is_the_same_for_any_workers_and_has_its_own_identity(tmp_path):
+    cfg = _cfg(n=120, shard=40, seed=22, focus=FOCUS)
+    s1 = generate_dataset(cfg, tmp_path / "w1", engine="serial", progress=False)
+    s2 = generate_dataset(cfg, tmp_path / "w2", workers=2, progress=False)
+    _assert_same_dataset(tmp_path / "w1", tmp_path / "w2")
+    assert s1["content_sha256"] == s2["content_sha256"]
+    base = GenerateConfig.model_validate(_cfg(n=120, shard=40, seed=22))
+    assert "focus" not in base.definition()  # unfocused datasets keep their identity
+    assert GenerateConfig.model_validate(cfg).definition_sha256() != base.definition_sha256()
+    # keep_others = 1 keeps every draw: the unfocused dataset
+    generate_dataset({**cfg, "focus": {"keep_others": 1.0}}, tmp_path / "all", engine="serial", progress=False)
+    generate_dataset(_cfg(n=120, shard=40, seed=22), tmp_path / "plain", engine="serial", progress=False)
+    np.testing.assert_array_equal(_arrays(tmp_path / "all")["inputs"], _arrays(tmp_path / "plain")["inputs"])
+    np.testing.assert_array_equal(_arrays(tmp_path / "all")["labels"], _arrays(tmp_path / "plain")["labels"])
+
+
+@pytest.mark.parametrize("focus, fragment", [
+    ({"keep_others": 0.0}, "focus.keep_others"),
+    ({"keep_others": 1.5}, "focus.keep_others"),
+    ({"margin": 0.0, "keep_others": 0.5}, "focus.margin"),
+    ({"margin": 4.0, "keep_others": 0.5}, "focus.margin"),
+    ({"margin": 1.0}, "focus.keep_others"),
+    ({"keep_others": 0.5, "width": 1}, "focus.width"),
+])
+def test_bad_focus_is_a_config_error(tmp_path, focus, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        generate_dataset(_cfg(focus=focus), tmp_path / "a")
+    assert not (tmp_path / "a").exists()
+
+
+def test_focus_needs_bott_labels():
+    with pytest.raises(ConfigError, match="label_method"):
+        GenerateConfig.from_dict(_cfg(focus=FOCUS, label_method="localizer"))
 
 
 def test_same_seed_same_dataset_for_any_workers(tmp_path):

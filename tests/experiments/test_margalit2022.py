@@ -9,7 +9,7 @@ import pytest
 
 from topoml.cli import main
 from topoml.errors import ConfigError
-from topoml.experiments.margalit2022 import load_config, scored_set
+from topoml.experiments.margalit2022 import _pct, load_config, scored_set
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +149,15 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert s["base"]["acc4"] == max(h["metrics"]["acc4"] for h in s["base"]["history"])
     assert "acc4_bb" in s["base"]["history"][0]["metrics"]
     # ablation rows: one job each, the paper row with the paper's network
-    assert set(s["ablation"]) == {"paper", "invariant_regression"}
+    assert set(s["ablation"]) == {"paper", "invariant_regression", "margin_focus"}
+    # the margin-focus row trains on its focused set; the invariant rows are scored in both prediction modes
+    focus = s["ablation"]["margin_focus"]
+    assert focus["train"] == ["train4_margin"] and focus["train_samples"] == 1000
+    assert json.loads((out / "data" / "train4_margin" / "manifest.json").read_text())["config"]["focus"]["margin"] == 1.0
+    for name in ("margin_focus", "invariant_regression"):
+        assert {"acc4_group_averaged", "acc4_bb_group_averaged"} <= set(s["ablation"][name])
+        assert f"| {_pct(s['ablation'][name]['acc4_group_averaged'])} / " in report
+    assert "acc4_group_averaged" not in s["ablation"]["paper"]
     assert s["ablation"]["paper"]["net"]["kind"] == "paper" and s["ablation"]["paper"]["stage"]["augment"] is False
     assert "## Base-network ablation" in report and "| 16×16 |" in report
     # the regression row inherits the quick base stage's auxiliary targets, the paper row switches them off

@@ -80,8 +80,10 @@ PAPER = {
 
 DATASETS = ("train4", "test4", "train8", "test8", "test16", "test32", "train16")
 #: Optional datasets: boundary-biased test sets (the authors' code validates on the training
-#: distribution) and extra training data (more fresh lattices, or focused on small pairing).
+#: distribution) and extra training data (more fresh lattices, focused on small pairing, or focused on the labels
+#: next to a jump: ``train4_margin``, a dataset with ``focus``).
 OPTIONAL_DATASETS = ("test4_bb", "test8_bb", "test16_bb", "test32_bb", "train4_extra", "train4b", "train4c",
+                     "train4_margin",
                      "train8_extra", "train16_extra", "train16b", "train16c",
                      *(f"holdout{n}{s}" for n in (4, 8, 16, 32) for s in ("", "_bb")))
 #: Sizes of the final table. ``test{n}`` select epochs and stages at 4×4, 8×8 and 16×16 (``test{n}_bb`` are
@@ -94,7 +96,8 @@ SELECTING_SETS = frozenset(f"test{n}{s}" for n in (4, 8, 16) for s in ("", "_bb"
 class DataSpec(StrictModel):
     """One labelled dataset: the compact form of a :class:`topoml.data.generate.GenerateConfig` (its
     :func:`dataset_config`); ``n_samples = 0`` skips it. ``sampling`` passes any further
-    :class:`~topoml.data.sampling.SamplingSpec` field (``alpha``, ``mu_range``, ``disorder``, ...) and
+    :class:`~topoml.data.sampling.SamplingSpec` field (``alpha``, ``mu_range``, ``disorder``, ...), ``focus`` the
+    selection of the lattices next to a jump of the label (:class:`topoml.data.generate.MarginFocus`) and
     ``label_method`` the label route, so every dataset ``topoml generate`` can make can be a profile's."""
 
     lattice_size: int
@@ -104,6 +107,7 @@ class DataSpec(StrictModel):
     shard_size: int = 10_000
     delta_range: tuple[float, float] | None = None  # range of the average pairing; default the paper's [0.1, 0.2]
     sampling: dict = {}
+    focus: dict | None = None
     label_method: Literal["bott", "localizer"] = "bott"
 
     @field_validator("delta_range", mode="before")
@@ -359,6 +363,8 @@ def dataset_config(name: str, spec: DataSpec) -> dict:
         sampling["delta_range"] = list(spec.delta_range)
     out = {"name": f"margalit2022-{name}", "seed": spec.seed, "n_samples": spec.n_samples,
            "shard_size": spec.shard_size, "sampling": sampling}
+    if spec.focus is not None:  # left out when absent, as in GenerateConfig.definition
+        out["focus"] = dict(spec.focus)
     if spec.label_method != "bott":  # left out when "bott", as in GenerateConfig.definition
         out["label_method"] = spec.label_method
     return out
@@ -577,6 +583,11 @@ def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
             net = _base_net(spec)
             res = fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec.class_head, st), train=tuple(row.train))
             res.pop("history")
+            if spec.kind == "invariant" and not spec.symmetrize:  # the shipped prediction mode, beside the plain one
+                net.symmetrize = True
+                res.update({f"acc4{s}_group_averaged": _accuracy(net, data, f"test4{s}")
+                            for s in ("", "_bb") if f"test4{s}" in data})
+                net.symmetrize = False
             done = {**res, "parameters": count_parameters(net), "net": spec.model_dump(), "stage": st.model_dump(),
                     "train": row.train}
             rd.save_job(job, done)
@@ -1532,7 +1543,8 @@ def format_ablation_table(summary: dict) -> str:
     """Base-network ablation rows (markdown): same seed, test sets and selection for every row."""
     rows = summary.get("ablation", {})
     lines = ["| row | network | head / loss | augment | training data | samples seen | parameters | "
-             "4×4 uniform | 4×4 boundary-biased |", "|---|---|---|---|---|---|---|---|---|"]
+             "4×4 uniform | 4×4 boundary-biased | group-averaged: uniform / biased |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         net = r["net"]
         desc = _net_desc(net)
@@ -1542,7 +1554,8 @@ def format_ablation_table(summary: dict) -> str:
             head += f" + {r['stage']['aux_weight']:g} × MSE of the BdG energies (auxiliary head)"
         lines.append(f"| {name} | {desc} | {head} | {'yes' if r['stage']['augment'] else 'no'} | "
                      f"{' + '.join(r['train'])} | {r['samples_seen']:,} | {r['parameters']:,} | {_pct(r['acc4'])} | "
-                     f"{_pct(r.get('acc4_bb'))} |")
+                     f"{_pct(r.get('acc4_bb'))} | {_pct(r.get('acc4_group_averaged'))} / "
+                     f"{_pct(r.get('acc4_bb_group_averaged'))} |")
     return "\n".join(lines)
 
 
