@@ -141,8 +141,9 @@ class MarginFocus(StrictModel):
     -----
     Measured (README, margalit2022, session 18 pilot): a 1 M-sample 4×4 training set half of which lies within
     1 rad of the cut raised a width-64 base network by 0.20 / 0.20 points (uniform / biased test sets,
-    group-averaged), the same sign on two seeds, against 1 M fresh boundary-biased lattices; session 19, the
-    default profile's ``margin_focus`` ablation row against its ``invariant`` row: +0.17 / +0.32.
+    group-averaged), the same sign on two seeds, against 1 M fresh boundary-biased lattices; sessions 19–20, the
+    default profile's ``margin_focus`` ablation row against its ``invariant`` row: +0.17 / +0.32 and +0.05 / +0.14
+    (two training seeds), and +0.24 / +0.40 at 3 M samples (the default profile's ``train4c`` since).
     """
 
     margin: float = Field(1.0, gt=0, le=math.pi)
