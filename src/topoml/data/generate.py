@@ -127,8 +127,8 @@ class MarginFocus(StrictModel):
     Each drawn lattice is labelled with its Bott spectrum (:func:`topoml.invariants.bott.bott_spectrum`); it is kept
     when its branch-cut margin ``π − max_k |θ_k|`` is below ``margin``, and otherwise with probability
     ``keep_others`` (a uniform number drawn from the shard's generator after each round of lattices). With
-    ``margin = 1`` and ``keep_others = 0.33``, about half of a boundary-biased 4×4 training set lies within 1 rad of the cut (a quarter of the
-    drawn lattices do), for about twice the labels.
+    ``margin = 1`` and ``keep_others = 0.33``, about half of a boundary-biased 4×4 training set lies within 1 rad of
+    the cut (a quarter of the drawn lattices do), for about twice the labels.
 
     Attributes
     ----------
