@@ -166,6 +166,10 @@ def test_quick_profile_writes_run_directory(quick_run):
                                                                                               "| invariant_regression |"))}
     assert "+ 1 × MSE of the BdG energies (auxiliary head)" in rows["invariant_regression"]
     assert "BdG" not in rows["paper"]
+    # every row names its optimizer, peak learning rate and schedule, and its training minutes
+    assert "| adam, 0.003, constant |" in rows["paper"] and "| adamw, 0.003, onecycle |" in rows["invariant_regression"]
+    minutes = rows["invariant_regression"].split(" | ")[8]
+    assert minutes == f"{s['ablation']['invariant_regression']['train_seconds'] / 60:.1f}"
     # RG ablation: the skip row starts as decimation (no pre-training job) and is scored like the rg stage
     row = s["rg_ablation"]["averages_skip"]
     assert row["net"]["skip"] == "averages" and row["init_samples"] == 0 and set(row["selected"]) >= {"acc8", "acc16"}

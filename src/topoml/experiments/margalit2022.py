@@ -1540,11 +1540,12 @@ def _net_desc(net: dict) -> str:
 
 
 def format_ablation_table(summary: dict) -> str:
-    """Base-network ablation rows (markdown): same seed, test sets and selection for every row."""
+    """Base-network ablation rows (markdown): same seed, test sets and selection for every row; the training
+    minutes are the rows' wall time on the run's threads (rows of different depth or width differ in compute)."""
     rows = summary.get("ablation", {})
-    lines = ["| row | network | head / loss | augment | training data | samples seen | parameters | "
-             "4×4 uniform | 4×4 boundary-biased | group-averaged: uniform / biased |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| row | network | head / loss | augment | optimizer, peak lr, schedule | training data | samples seen | "
+             "parameters | training minutes | 4×4 uniform | 4×4 boundary-biased | group-averaged: uniform / biased |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         net = r["net"]
         desc = _net_desc(net)
@@ -1552,8 +1553,11 @@ def format_ablation_table(summary: dict) -> str:
             if net["kind"] == "invariant" else "regression / \\|d\\| + d²"
         if r["stage"].get("aux_targets", "none") != "none" and r["stage"].get("aux_weight", 1.0) > 0:
             head += f" + {r['stage']['aux_weight']:g} × MSE of the BdG energies (auxiliary head)"
-        lines.append(f"| {name} | {desc} | {head} | {'yes' if r['stage']['augment'] else 'no'} | "
-                     f"{' + '.join(r['train'])} | {r['samples_seen']:,} | {r['parameters']:,} | {_pct(r['acc4'])} | "
+        st = r["stage"]
+        minutes = "—" if r.get("train_seconds") is None else f"{r['train_seconds'] / 60:.1f}"
+        lines.append(f"| {name} | {desc} | {head} | {'yes' if st['augment'] else 'no'} | "
+                     f"{st['optimizer']}, {st['lr']:g}, {st['schedule']} | {' + '.join(r['train'])} | "
+                     f"{r['samples_seen']:,} | {r['parameters']:,} | {minutes} | {_pct(r['acc4'])} | "
                      f"{_pct(r.get('acc4_bb'))} | {_pct(r.get('acc4_group_averaged'))} / "
                      f"{_pct(r.get('acc4_bb_group_averaged'))} |")
     return "\n".join(lines)
