@@ -33,8 +33,10 @@ def _generate(tmp_path: Path, name: str, averages: str, seed: int) -> Path:
 
 def test_quick_gpu_run_on_the_cpu_then_shipped_into_the_packaged_model(tmp_path):
     out = tmp_path / "run"
+    # --budget is wall-clock (a GPU lease): the script gives up when its first labels take over half of it, so
+    # 30 s leaves room for a loaded machine (14 s failed beside two training processes on 2 cores, session 21)
     p = subprocess.run([sys.executable, str(RUN), "--out", str(out), "--device", "cpu", "--workers", "1",
-                        "--budget", "14", "--final-reserve", "4", "--chunk", "500", "--min-start", "500",
+                        "--budget", "30", "--final-reserve", "4", "--chunk", "500", "--min-start", "500",
                         "--test-n", "400", "--models", "a:8:1", "--batch", "32", "--eval-every", "2",
                         "--capacity", "100000", "--conv", "auto"],
                        env=child_env(OPENBLAS_NUM_THREADS="1"), capture_output=True, text=True, timeout=300)
@@ -88,7 +90,7 @@ def test_quick_gpu_run_on_the_cpu_then_shipped_into_the_packaged_model(tmp_path)
     # a fine-tuning run from those weights, scored on a dataset folder as well
     ft = tmp_path / "ft"
     p = subprocess.run([sys.executable, str(RUN), "--out", str(ft), "--device", "cpu", "--workers", "1",
-                        "--budget", "10", "--final-reserve", "4", "--chunk", "500", "--min-start", "500",
+                        "--budget", "30", "--final-reserve", "4", "--chunk", "500", "--min-start", "500",
                         "--test-n", "200", "--models", "a:8:1", "--batch", "32", "--capacity", "100000",
                         "--init", f"a={out / 'a'}", "--warmup", "0", "--lr", "1e-4", "--seed", "2",
                         "--eval-data", f"h={hold}", "--conv", "gemm"],

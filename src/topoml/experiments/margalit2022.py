@@ -1541,7 +1541,8 @@ def _net_desc(net: dict) -> str:
 
 def format_ablation_table(summary: dict) -> str:
     """Base-network ablation rows (markdown): same seed, test sets and selection for every row; the training
-    minutes are the rows' wall time on the run's threads (rows of different depth or width differ in compute)."""
+    minutes are each row's epochs summed, evaluation excluded, on the run's threads (rows of another depth or width
+    differ in compute)."""
     rows = summary.get("ablation", {})
     lines = ["| row | network | head / loss | augment | optimizer, peak lr, schedule | training data | samples seen | "
              "parameters | training minutes | 4×4 uniform | 4×4 boundary-biased | group-averaged: uniform / biased |",
