@@ -1548,13 +1548,12 @@ def format_ablation_table(summary: dict) -> str:
              "parameters | training minutes | 4×4 uniform | 4×4 boundary-biased | group-averaged: uniform / biased |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
-        net = r["net"]
+        net, st = r["net"], r["stage"]
         desc = _net_desc(net)
         head = ("classes / cross-entropy" if net["head"] == "classes" else "regression / \\|d\\| + d²") \
             if net["kind"] == "invariant" else "regression / \\|d\\| + d²"
-        if r["stage"].get("aux_targets", "none") != "none" and r["stage"].get("aux_weight", 1.0) > 0:
-            head += f" + {r['stage']['aux_weight']:g} × MSE of the BdG energies (auxiliary head)"
-        st = r["stage"]
+        if st.get("aux_targets", "none") != "none" and st.get("aux_weight", 1.0) > 0:
+            head += f" + {st['aux_weight']:g} × MSE of the BdG energies (auxiliary head)"
         minutes = "—" if r.get("train_seconds") is None else f"{r['train_seconds'] / 60:.1f}"
         lines.append(f"| {name} | {desc} | {head} | {'yes' if st['augment'] else 'no'} | "
                      f"{st['optimizer']}, {st['lr']:g}, {st['schedule']} | {' + '.join(r['train'])} | "
