@@ -8,7 +8,9 @@ the symmetry augmentation of the batch included, forward pass under bfloat16 aut
 "bfloat16"`) against the same network in float32 (also with the BdG energies of every batch as auxiliary
 targets, their eigvalsh included: `aux_targets = "energies"`), the shipped 4x4 base since session 15 (width 192, the
 same recipe; trained on a GPU by scripts/gpu_base_4x4.py), the sessions 5-7 default (width 64, float32; also with
-the index-gather periodic padding those sessions used), and the paper's architecture at width 256
+the index-gather periodic padding those sessions used), the ablation rows' width-64 network with 6 and with 3 residual
+blocks (the auxiliary targets included; session 22: at equal training time the 3-block one sees 1.8x the samples and
+scores higher), and the paper's architecture at width 256
 (BaseNet, 4.7 M parameters, regression; float32 and bfloat16) and at width 64 (narrow2022). Reports
 samples/s per network and the ratio to the paper's network in float32. The figure that transfers between
 machines is the ratio (bfloat16 gains need AMX or AVX-512-BF16; a CPU without them emulates bfloat16 20-50x
@@ -68,6 +70,10 @@ def main() -> None:
         "session 15, trained on a GPU)": (InvariantBaseNet(width=192), chern_class_loss, True, False, False, True),
         "invariant w64 x 6 blocks, classes, augmented, float32":
             (InvariantBaseNet(), chern_class_loss, True),
+        "invariant w64 x 6 blocks, classes, augmented, float32, + BdG-energy auxiliary targets (ablation row "
+        "invariant)": (InvariantBaseNet(), chern_class_loss, True, False, False, True),
+        "invariant w64 x 3 blocks, classes, augmented, float32, + BdG-energy auxiliary targets (ablation row "
+        "shallow_equal_time, session 22)": (InvariantBaseNet(blocks=3), chern_class_loss, True, False, False, True),
         "invariant w64 x 6 blocks, classes, augmented, float32, index-gather padding (sessions 5-7)":
             (InvariantBaseNet(), chern_class_loss, True, False, True),
         "paper ResNet w256 depth 9, regression (the paper's)": (BaseNet(width=256), chern_loss, False),

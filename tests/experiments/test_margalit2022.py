@@ -153,6 +153,9 @@ def test_quick_profile_writes_run_directory(quick_run):
     # the margin-focus row trains on its focused set; the invariant rows are scored in both prediction modes
     focus = s["ablation"]["margin_focus"]
     assert focus["train"] == ["train4_margin"] and focus["train_samples"] == 1000
+    # a row may train from a seed of its own (the profile's seed is 7); the table names each row's seed
+    assert focus["seed"] == 8 and s["ablation"]["invariant_regression"]["seed"] == 7
+    assert "| train4_margin | 8 | 4,000 |" in report and "| train4 | 7 | 4,000 |" in report
     assert json.loads((out / "data" / "train4_margin" / "manifest.json").read_text())["config"]["focus"]["margin"] == 1.0
     for name in ("margin_focus", "invariant_regression"):
         assert {"acc4_group_averaged", "acc4_bb_group_averaged"} <= set(s["ablation"][name])
@@ -168,7 +171,7 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert "BdG" not in rows["paper"]
     # every row names its optimizer, peak learning rate and schedule, and its training minutes
     assert "| adam, 0.003, constant |" in rows["paper"] and "| adamw, 0.003, onecycle |" in rows["invariant_regression"]
-    minutes = rows["invariant_regression"].split(" | ")[8]
+    minutes = rows["invariant_regression"].split(" | ")[9]
     assert minutes == f"{s['ablation']['invariant_regression']['train_seconds'] / 60:.1f}"
     # RG ablation: the skip row starts as decimation (no pre-training job) and is scored like the rg stage
     row = s["rg_ablation"]["averages_skip"]
@@ -344,6 +347,8 @@ def test_config_errors():
         load_config("quick", {"ablation.x.train": ["train8"]})
     with pytest.raises(ConfigError, match="ablation.x.head"):
         load_config("quick", {"ablation.x.base_net": {"head": "softmax"}})
+    with pytest.raises(ConfigError, match="ablation.x.seed"):  # a row's own run seed: an integer >= 0
+        load_config("quick", {"ablation.x": {"seed": -1}})
     with pytest.raises(ConfigError, match="base_train"):
         load_config("quick", {"base_train": ["test4"]})
     with pytest.raises(ConfigError, match="stage 'rg_init': need epochs >= 1"):

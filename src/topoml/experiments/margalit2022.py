@@ -59,7 +59,7 @@ from typing import Literal
 
 import numpy as np
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from topoml.errors import ConfigError
 from topoml.rng import derive_seed
@@ -188,11 +188,14 @@ class StageSpec(StrictModel):
 
 
 class AblationRow(StrictModel):
-    """One row of the base-network ablation: overrides of ``base_net`` and ``base`` and the training sets."""
+    """One row of the base-network ablation: overrides of ``base_net`` and ``base``, the training sets, and the run
+    seed its training draws from (``None``: the profile's ``seed``; another value repeats a row on a second seed,
+    the way the table shows the seed-to-seed spread beside a lever's effect)."""
 
     base_net: dict = {}
     base: dict = {}
     train: list[str] = ["train4"]
+    seed: int | None = Field(None, ge=0)
 
 
 class RGAblationRow(StrictModel):
@@ -566,7 +569,8 @@ def _stage_averages(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
 
 def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
     """Each row of ``cfg.ablation``: the base network and stage with the row's overrides, trained from the
-    same seed on the row's 4×4 sets and scored on the same test sets (``ablation-<row>`` jobs)."""
+    same seed (the row's own where it names one) on the row's 4×4 sets and scored on the same test sets
+    (``ablation-<row>`` jobs)."""
     import torch
 
     from topoml.nets.registry import count_parameters
@@ -578,7 +582,8 @@ def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
         if done is None:
             spec = NetSpec.model_validate({**cfg.base_net.model_dump(), **row.base_net})
             st = StageSpec.model_validate({**cfg.base.model_dump(), **row.base})
-            seed = derive_seed(cfg.seed, "ablation")
+            run_seed = cfg.seed if row.seed is None else row.seed
+            seed = derive_seed(run_seed, "ablation")
             torch.manual_seed(seed)
             net = _base_net(spec)
             res = fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec.class_head, st), train=tuple(row.train))
@@ -589,7 +594,7 @@ def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
                             for s in ("", "_bb") if f"test4{s}" in data})
                 net.symmetrize = False
             done = {**res, "parameters": count_parameters(net), "net": spec.model_dump(), "stage": st.model_dump(),
-                    "train": row.train}
+                    "train": row.train, "seed": run_seed}
             rd.save_job(job, done)
         _log(f"{job}: 4x4 accuracy {done['acc4']:.4f}", progress)
         out[name] = done
@@ -1540,13 +1545,15 @@ def _net_desc(net: dict) -> str:
 
 
 def format_ablation_table(summary: dict) -> str:
-    """Base-network ablation rows (markdown): same seed, test sets and selection for every row; the training
+    """Base-network ablation rows (markdown): the same test sets and selection for every row, and the same run seed
+    except where the seed column says otherwise (a row repeated on another seed measures the spread); the training
     minutes are each row's epochs summed, evaluation excluded, on the run's threads (rows of another depth or width
     differ in compute)."""
     rows = summary.get("ablation", {})
-    lines = ["| row | network | head / loss | augment | optimizer, peak lr, schedule | training data | samples seen | "
-             "parameters | training minutes | 4×4 uniform | 4×4 boundary-biased | group-averaged: uniform / biased |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| row | network | head / loss | augment | optimizer, peak lr, schedule | training data | seed | "
+             "samples seen | parameters | training minutes | 4×4 uniform | 4×4 boundary-biased | "
+             "group-averaged: uniform / biased |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         net, st = r["net"], r["stage"]
         desc = _net_desc(net)
@@ -1557,8 +1564,8 @@ def format_ablation_table(summary: dict) -> str:
         minutes = "—" if r.get("train_seconds") is None else f"{r['train_seconds'] / 60:.1f}"
         lines.append(f"| {name} | {desc} | {head} | {'yes' if st['augment'] else 'no'} | "
                      f"{st['optimizer']}, {st['lr']:g}, {st['schedule']} | {' + '.join(r['train'])} | "
-                     f"{r['samples_seen']:,} | {r['parameters']:,} | {minutes} | {_pct(r['acc4'])} | "
-                     f"{_pct(r.get('acc4_bb'))} | {_pct(r.get('acc4_group_averaged'))} / "
+                     f"{r.get('seed', '—')} | {r['samples_seen']:,} | {r['parameters']:,} | {minutes} | "
+                     f"{_pct(r['acc4'])} | {_pct(r.get('acc4_bb'))} | {_pct(r.get('acc4_group_averaged'))} / "
                      f"{_pct(r.get('acc4_bb_group_averaged'))} |")
     return "\n".join(lines)
 
@@ -1659,8 +1666,8 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
                                               for c in t["cuts"]) + " |")
         lines.append("")
     if r.get("ablation"):
-        lines += ["## Base-network ablation (same seed, test sets and model selection)", "",
-                  format_ablation_table(r), ""]
+        lines += ["## Base-network ablation (same test sets and model selection; the run seed unless a row names "
+                  "its own)", "", format_ablation_table(r), ""]
     if r.get("rg_ablation"):
         lines += ["## RG-stage ablation (same base, seeds, training sets and selection as the rg stage)", "",
                   format_rg_ablation_table(r), ""]
