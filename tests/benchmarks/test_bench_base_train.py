@@ -16,7 +16,10 @@ def test_one_round_prints_every_network_against_the_paper():
                        env=child_env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and "samples/s" not in line]
-    assert len(rows) == 9
+    assert len(rows) == 11
+    # the ablation rows' width-64 network with 6 and with 3 residual blocks, auxiliary targets included (session 22)
+    assert any("w64 x 3 blocks" in r and "shallow_equal_time" in r and "| 242,245 |" in r for r in rows)
+    assert any("w64 x 6 blocks" in r and "(ablation row invariant)" in r and "| 463,813 |" in r for r in rows)
     assert any("(the paper's) | 4,728,065 |" in r and r.endswith("| 1.00x |") for r in rows)
     assert any("w96" in r and "bfloat16 (default" in r for r in rows)
     assert any("w96" in r and "auxiliary targets" in r for r in rows)
@@ -29,5 +32,5 @@ def test_float32_only_leaves_out_the_bfloat16_rows():
                        env=child_env(), capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     rows = [line for line in p.stdout.splitlines() if line.startswith("| ") and "samples/s" not in line]
-    assert len(rows) == 7 and not any("bfloat16" in r for r in rows)
+    assert len(rows) == 9 and not any("bfloat16" in r for r in rows)
     assert any("(the paper's) | 4,728,065 |" in r and r.endswith("| 1.00x |") for r in rows)
