@@ -3,14 +3,14 @@
     python benchmarks/bench_base_train.py [--threads 2] [--batch 256] [--steps 30] [--float32-only]
 
 Compares, in one run and interleaved (so that machine load hits every network alike), the default
-base network of `topoml reproduce margalit2022` (InvariantBaseNet, width 96, 6 blocks, class head, with
-the symmetry augmentation of the batch included, forward pass under bfloat16 autocast: `precision =
-"bfloat16"`) against the same network in float32 (also with the BdG energies of every batch as auxiliary
-targets, their eigvalsh included: `aux_targets = "energies"`), the shipped 4x4 base since session 15 (width 192, the
-same recipe; trained on a GPU by scripts/gpu_base_4x4.py), the sessions 5-7 default (width 64, float32; also with
-the index-gather periodic padding those sessions used), the ablation rows' width-64 network with 6 and with 3 residual
-blocks (the auxiliary targets included; session 22: at equal training time the 3-block one sees 1.8x the samples and
-scores higher), and the paper's architecture at width 256
+base network of `topoml reproduce margalit2022` since session 23 (InvariantBaseNet, width 64, 3 blocks, class head,
+with the symmetry augmentation of the batch and the BdG energies of every batch as auxiliary targets, their eigvalsh
+included: `aux_targets = "energies"`, forward pass under bfloat16 autocast: `precision = "bfloat16"`) against the
+default of sessions 8-22 (width 96, 6 blocks; with and without the energies, in bfloat16 and in float32), the shipped
+4x4 base since session 15 (width 192, the same recipe; trained on a GPU by scripts/gpu_base_4x4.py), the sessions 5-7
+default (width 64, float32; also with the index-gather periodic padding those sessions used), the ablation rows'
+width-64 network with 6 and with 3 residual blocks in float32 (the auxiliary targets included; session 22: at equal
+training time the 3-block one sees 1.8x the samples and scores higher), and the paper's architecture at width 256
 (BaseNet, 4.7 M parameters, regression; float32 and bfloat16) and at width 64 (narrow2022). Reports
 samples/s per network and the ratio to the paper's network in float32. The figure that transfers between
 machines is the ratio (bfloat16 gains need AMX or AVX-512-BF16; a CPU without them emulates bfloat16 20-50x
@@ -61,7 +61,11 @@ def _step_fn(net, loss, augment, bf16=False, gather_padding=False, aux=False):
 def main() -> None:
     torch.manual_seed(0)
     nets = {
-        "invariant w96 x 6 blocks, classes, augmented, bfloat16 (default since session 8, where native)":
+        "invariant w64 x 3 blocks, classes, augmented, bfloat16, + BdG-energy auxiliary targets (default since "
+        "session 23, where native)": (InvariantBaseNet(blocks=3), chern_class_loss, True, True, False, True),
+        "invariant w96 x 6 blocks, classes, augmented, bfloat16, + BdG-energy auxiliary targets (default, sessions "
+        "14-22)": (InvariantBaseNet(width=96), chern_class_loss, True, True, False, True),
+        "invariant w96 x 6 blocks, classes, augmented, bfloat16 (default, sessions 8-13)":
             (InvariantBaseNet(width=96), chern_class_loss, True, True),
         "invariant w96 x 6 blocks, classes, augmented, float32": (InvariantBaseNet(width=96), chern_class_loss, True),
         "invariant w96 x 6 blocks, classes, augmented, float32, + BdG-energy auxiliary targets (session 14)":
