@@ -5,10 +5,12 @@ The pilots behind the README's depth and equal-time tables. Each row is an ablat
 its run seed) and is trained by the ablation stage itself (``_stage_ablation``: the epoch kept is the one with the
 best ``test4`` accuracy). The run holds only the datasets the rows need, ``test4`` / ``test4_bb`` and the sets of
 ``--score``; the kept epoch of every row is then scored on all of them, plain and (invariant networks) averaged over
-the label's 64 symmetries. Resumable: rerun the same command after a kill (datasets, epochs and scores already
-written are reused); another config needs another OUT.
+the label's 64 symmetries. The rows train as the ablation stage trains them: the profile's ``workers`` rows at a
+time, one torch thread each (session 25; a row's result does not depend on ``workers``). Resumable: rerun the
+same command after a kill (datasets, epochs and scores already written are reused); another config needs another
+OUT.
 
-    OMP_NUM_THREADS=2 python scripts/pilot_base_rows.py OUT --rows ROWS [--profile default] [--seed 2022]
+    python scripts/pilot_base_rows.py OUT --rows ROWS [--profile default] [--seed 2022]
         [--data DATA] [--score holdout4,holdout4_bb]
 
 ROWS and DATA are JSON objects, given inline or as a file: ROWS maps row names to ``AblationRow`` fields, DATA adds

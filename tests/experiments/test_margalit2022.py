@@ -665,3 +665,38 @@ def test_rg_init_is_skipped_for_an_rg_network_on_top_of_decimation(tmp_path):
     r = fit_rg_init(RGNet(width=4, depth=3, skip="averages"), StageSpec(epochs=0), 1, folder, 5.0, False)
     assert r["samples"] == 0 and r["final_metrics"] == {"rms8": 0.0, "rms16": 0.0}
     assert (folder / "best.safetensors").exists()
+
+
+def test_ablation_rows_run_in_parallel_with_the_results_of_one_worker(tmp_path):
+    """Session 25: the ablation rows are jobs of ``RunDir.run_jobs``, ``workers`` at a time with one torch thread
+    each; two workers train every row to the same weights and scores as one, and a rerun reuses the rows."""
+    pytest.importorskip("torch")
+    from topoml.experiments import margalit2022 as m
+    from topoml.runs.rundir import RunDir
+
+    base = load_config("quick")
+    keep = ("train4", "test4", "test4_bb", "train8", "test8", "test16")  # the sets the profile insists on
+    runs = {}
+    for workers in (1, 2):
+        cfg = base.model_copy(update={"workers": workers, "data": {k: base.data[k] for k in keep},
+                                      "ablation": {k: base.ablation[k] for k in ("paper", "invariant_regression")}})
+        out = tmp_path / f"w{workers}"
+        with RunDir(out, cfg.model_dump(), seed=cfg.seed) as rd:
+            res = m._stage_ablation(cfg, rd, m._Data(cfg, out, False), False)
+        runs[workers] = out, res
+        assert list(res) == ["paper", "invariant_regression"]
+        assert all(r["threads"] == 1 for r in res.values())
+        assert "acc4_bb_group_averaged" in res["invariant_regression"] and "acc4_group_averaged" not in res["paper"]
+    (o1, r1), (o2, r2) = runs[1], runs[2]
+    for name in r1:
+        assert {k: v for k, v in r1[name].items() if k != "train_seconds"} == \
+            {k: v for k, v in r2[name].items() if k != "train_seconds"}
+        job = f"ablation-{name}"
+        assert (o1 / "jobs" / job / "best.safetensors").read_bytes() == (o2 / "jobs" / job / "best.safetensors").read_bytes()
+    # resumed: the finished rows are read back, nothing is trained again
+    before = {p: p.stat().st_mtime_ns for p in (o2 / "jobs").glob("*/*.safetensors")}
+    cfg = base.model_copy(update={"workers": 2, "data": {k: base.data[k] for k in keep},
+                                  "ablation": {k: base.ablation[k] for k in ("paper", "invariant_regression")}})
+    with RunDir(o2, cfg.model_dump(), seed=cfg.seed) as rd:
+        assert m._stage_ablation(cfg, rd, m._Data(cfg, o2, False), False) == r2
+    assert before == {p: p.stat().st_mtime_ns for p in (o2 / "jobs").glob("*/*.safetensors")}

@@ -396,11 +396,16 @@ class _Data:
 
     def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self._cache:
-            from topoml.data.store import open_dataset
-
-            with open_dataset(self.path(name)) as ds:
-                self._cache[name] = (np.asarray(ds.inputs[:], dtype=np.float32), np.asarray(ds.labels[:]))
+            self._cache[name] = _load_set(self.path(name))
         return self._cache[name]
+
+
+def _load_set(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A finished dataset's inputs (float32, (n, N, N, 3)) and labels (int64, (n,))."""
+    from topoml.data.store import open_dataset
+
+    with open_dataset(path) as ds:
+        return np.asarray(ds.inputs[:], dtype=np.float32), np.asarray(ds.labels[:])
 
 
 # --------------------------------------------------------------------------------------- stages
@@ -570,35 +575,54 @@ def _stage_averages(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
 def _stage_ablation(cfg, rd: RunDir, data: _Data, progress: bool) -> dict:
     """Each row of ``cfg.ablation``: the base network and stage with the row's overrides, trained from the
     same seed (the row's own where it names one) on the row's 4×4 sets and scored on the same test sets
-    (``ablation-<row>`` jobs)."""
+    (``ablation-<row>`` jobs).
+
+    The rows are independent jobs of :meth:`RunDir.run_jobs`: ``cfg.workers`` at a time, each with one torch
+    thread, so a row's result does not depend on ``cfg.workers`` (session 25, ``benchmarks/bench_parallel_rows.py``:
+    on 2 cores two one-thread trainings of the default base network make 1.47x the samples/s of one two-thread
+    training). Their datasets are labelled here first; each row checkpoints per epoch in its job folder and
+    resumes there."""
+    jobs = [{"id": f"ablation-{name}", "out": str(data.out), "train": list(row.train),
+             "sets": [t for t in dict.fromkeys([*row.train, "test4", "test4_bb"]) if t in data],
+             "net": {**cfg.base_net.model_dump(mode="json"), **row.base_net},
+             "stage": {**cfg.base.model_dump(mode="json"), **row.base},
+             "seed": cfg.seed if row.seed is None else row.seed} for name, row in cfg.ablation.items()]
+    for t in dict.fromkeys(t for j in jobs for t in j["sets"]):  # labelled here, on cfg.workers processes
+        data.path(t)
+    done = rd.run_jobs(jobs, _ablation_job, workers=cfg.workers, engine=data.engine,
+                       scheduler_address=data.scheduler_address, progress=progress, desc="ablation rows")
+    out = {}
+    for name in cfg.ablation:
+        out[name] = done[f"ablation-{name}"]
+        _log(f"ablation-{name}: 4x4 accuracy {out[name]['acc4']:.4f}", progress)
+    return out
+
+
+def _ablation_job(job: dict) -> tuple[dict, dict[str, bytes]]:
+    """One ablation row (a :meth:`RunDir.run_jobs` worker): the network ``job["net"]`` trained with the stage
+    ``job["stage"]`` from the run seed ``job["seed"]`` on the sets ``job["train"]``, in ``<out>/jobs/<id>`` (resuming
+    from the epochs there), and scored; the sets ``job["sets"]`` are read from ``<out>/data``. Returns
+    ``(result, {})``."""
     import torch
 
     from topoml.nets.registry import count_parameters
 
-    out = {}
-    for name, row in cfg.ablation.items():
-        job = f"ablation-{name}"
-        done = rd.job_result(job)
-        if done is None:
-            spec = NetSpec.model_validate({**cfg.base_net.model_dump(), **row.base_net})
-            st = StageSpec.model_validate({**cfg.base.model_dump(), **row.base})
-            run_seed = cfg.seed if row.seed is None else row.seed
-            seed = derive_seed(run_seed, "ablation")
-            torch.manual_seed(seed)
-            net = _base_net(spec)
-            res = fit_4x4(net, st, seed, rd.job_dir(job), data, job, progress, loss=_loss(spec.class_head, st), train=tuple(row.train))
-            res.pop("history")
-            if spec.kind == "invariant" and not spec.symmetrize:  # the shipped prediction mode, beside the plain one
-                net.symmetrize = True
-                res.update({f"acc4{s}_group_averaged": _accuracy(net, data, f"test4{s}")
-                            for s in ("", "_bb") if f"test4{s}" in data})
-                net.symmetrize = False
-            done = {**res, "parameters": count_parameters(net), "net": spec.model_dump(), "stage": st.model_dump(),
-                    "train": row.train, "seed": run_seed}
-            rd.save_job(job, done)
-        _log(f"{job}: 4x4 accuracy {done['acc4']:.4f}", progress)
-        out[name] = done
-    return out
+    out = Path(job["out"])
+    data = {t: _load_set(out / "data" / t) for t in job["sets"]}
+    spec, st = NetSpec.model_validate(job["net"]), StageSpec.model_validate(job["stage"])
+    seed = derive_seed(job["seed"], "ablation")
+    torch.manual_seed(seed)
+    net = _base_net(spec)
+    res = fit_4x4(net, st, seed, out / "jobs" / job["id"], data, job["id"], False, loss=_loss(spec.class_head, st),
+                  train=tuple(job["train"]))
+    res.pop("history")
+    if spec.kind == "invariant" and not spec.symmetrize:  # the shipped prediction mode, beside the plain one
+        net.symmetrize = True
+        res.update({f"acc4{s}_group_averaged": _accuracy(net, data, f"test4{s}")
+                    for s in ("", "_bb") if f"test4{s}" in data})
+        net.symmetrize = False
+    return {**res, "parameters": count_parameters(net), "net": spec.model_dump(), "stage": st.model_dump(),
+            "train": job["train"], "seed": job["seed"], "threads": torch.get_num_threads()}, {}
 
 
 def _stage_rg_ablation(cfg, rd: RunDir, base, data: _Data, progress: bool) -> dict:
@@ -1172,7 +1196,8 @@ def run(cfg: Margalit2022Config, out: str | Path, progress: bool = True, engine:
         scheduler_address: str | None = None) -> dict:
     """Run (or resume) the reproduction into ``out`` (locked meanwhile); returns the summary (also
     ``summary.json``). The datasets are generated on ``engine`` with ``cfg.workers`` workers (the data do
-    not depend on either); the trainings run in this process with ``cfg.threads`` torch threads."""
+    not depend on either); the trainings run in this process with ``cfg.threads`` torch threads, except the
+    ablation rows: ``cfg.workers`` at a time with one thread each (their results do not depend on ``workers``)."""
     out = Path(out)
     with RunDir(out, cfg.model_dump(), seed=cfg.seed) as rd:
         return _run(cfg, out, rd, progress, engine, scheduler_address)
@@ -1547,8 +1572,9 @@ def _net_desc(net: dict) -> str:
 def format_ablation_table(summary: dict) -> str:
     """Base-network ablation rows (markdown): the same test sets and selection for every row, and the same run seed
     except where the seed column says otherwise (a row repeated on another seed measures the spread); the training
-    minutes are each row's epochs summed, evaluation excluded, on the run's threads (rows of another depth or width
-    differ in compute)."""
+    minutes are each row's epochs summed, evaluation excluded, with the torch threads of its job (one since session
+    25, ``workers`` rows at a time; ``threads`` of the run before; rows of another depth or width differ in
+    compute)."""
     rows = summary.get("ablation", {})
     lines = ["| row | network | head / loss | augment | optimizer, peak lr, schedule | training data | seed | "
              "samples seen | parameters | training minutes | 4×4 uniform | 4×4 boundary-biased | "
@@ -1666,8 +1692,12 @@ def report(cfg: Margalit2022Config, r: dict) -> str:
                                               for c in t["cuts"]) + " |")
         lines.append("")
     if r.get("ablation"):
+        threads = sorted({a.get("threads") for a in r["ablation"].values()} - {None})
         lines += ["## Base-network ablation (same test sets and model selection; the run seed unless a row names "
                   "its own)", "", format_ablation_table(r), ""]
+        if threads:
+            lines += [f"Each row trained with {'/'.join(map(str, threads))} torch thread(s), {cfg.workers} row(s) at a "
+                      "time: its minutes compare with the other rows', not with the stages above.", ""]
     if r.get("rg_ablation"):
         lines += ["## RG-stage ablation (same base, seeds, training sets and selection as the rg stage)", "",
                   format_rg_ablation_table(r), ""]
