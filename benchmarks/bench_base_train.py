@@ -31,12 +31,13 @@ from topoml.train.trainer import (StandardizedEnergies, auxiliary_loss, auxiliar
                                   native_bfloat16, resolve_precision, symmetry_augmented)
 
 
-def _step_fn(net, loss, augment, bf16=False, gather_padding=False, aux=False):
+def _step_fn(net, loss, augment, bf16=False, gather_padding=False, aux=False, *, batch=256):
+    """One training step of ``net`` on a fixed random batch (with the options of a row of the table below)."""
     def source(_epoch):
         yield x, y
 
-    x = torch.randn(args.batch, 4, 4, 3)
-    y = torch.randint(-1, 2, (args.batch,)).float()
+    x = torch.randn(batch, 4, 4, 3)
+    y = torch.randint(-1, 2, (batch,)).float()
     aug = symmetry_augmented(source, seed=0) if augment else source
     if aux:  # the BdG energies of every batch (eigvalsh) and the second head
         net, loss = AuxiliaryHead(net, 16), auxiliary_loss(loss, 16)
@@ -86,7 +87,7 @@ def main() -> None:
     }
     if args.float32_only:  # bfloat16 rows take minutes where the CPU emulates bfloat16
         nets = {k: v for k, v in nets.items() if not (len(v) > 3 and v[3])}
-    steps = {k: _step_fn(*v) for k, v in nets.items()}
+    steps = {k: _step_fn(*v, batch=args.batch) for k, v in nets.items()}
     nets = {k: v[0] for k, v in nets.items()}
     for s in steps.values():  # warm-up
         s()

@@ -23,31 +23,15 @@ import time
 def _steps(threads: int, batch: int, steps: int, start=None) -> float:
     """Seconds for ``steps`` training steps with ``threads`` torch threads (after two warm-up steps)."""
     import torch
+    from bench_base_train import _step_fn  # this folder is on sys.path, in spawned workers too
 
-    from topoml.nets.rg import AuxiliaryHead, InvariantBaseNet
-    from topoml.train.trainer import (StandardizedEnergies, auxiliary_loss, auxiliary_targets, chern_class_loss,
-                                      resolve_precision, symmetry_augmented)
+    from topoml.nets.rg import InvariantBaseNet
+    from topoml.train.trainer import chern_class_loss, resolve_precision
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    x, y = torch.randn(batch, 4, 4, 3), torch.randint(-1, 2, (batch,)).float()
-
-    def source(_epoch):
-        yield x, y
-
-    net, loss = AuxiliaryHead(InvariantBaseNet(blocks=3), 16), auxiliary_loss(chern_class_loss, 16)
-    aug = auxiliary_targets(symmetry_augmented(source, seed=0), StandardizedEnergies(x.double().numpy()))
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     bf16 = resolve_precision("auto", "cpu") == "bfloat16"
-
-    def step():
-        for xb, yb in aug(0):
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                out = net(xb)
-            loss(out.float(), yb).backward()
-            opt.step()
-
+    step = _step_fn(InvariantBaseNet(blocks=3), chern_class_loss, True, bf16, False, True, batch=batch)
     step(), step()
     if start is not None:  # all processes start timing together
         start.wait()
