@@ -637,6 +637,17 @@ def test_predict_help_says_held_out_only_when_every_size_was(monkeypatch, held):
     assert ("selected its epoch on the 16x16 set" in text) == (not held)
 
 
+def test_predict_help_names_always_zero_where_the_weights_do_not_beat_it(monkeypatch):
+    import topoml.train.checkpoint as ck
+    from topoml.cli.models import _packaged_accuracy_text
+
+    meta = {"accuracy": {"4": 0.97, "32": 0.785}, "always_zero": {"4": 0.77, "32": 0.86}, "source": "s",
+            "profile": "default", "held_out": {"4": True, "32": True}}
+    monkeypatch.setattr(ck, "read_model_metadata", lambda path: meta)
+    text = _packaged_accuracy_text()
+    assert "97.00 % at 4x4, 78.50 % at 32x32 (below C = 0 for every lattice: 86.0 %)" in text
+
+
 def test_fit_rg_on_several_sets_in_short_epochs(tmp_path):
     """The rg stage trains on the concatenation of ``rg_train`` sets; ``samples_per_epoch`` slices the stream."""
     torch = pytest.importorskip("torch")

@@ -50,8 +50,15 @@ def _packaged_accuracy_text() -> str:
         where = (" on uniform Bott-labelled held-out sets (used for nothing else)" if held and all(held.get(k) for k in sizes)
                  else " on uniform Bott-labelled test sets"
                  + (f" (the {meta['stage']} stage selected its epoch on the 16x16 set)" if "stage" in meta else ""))
+        zero = meta.get("always_zero", {})
+
+        def at(k: str) -> str:  # a size where answering C = 0 does as well says so
+            low = k in zero and acc[k] <= zero[k]
+            return f"{100 * acc[k]:.2f} % at {k}x{k}" + (f" (below C = 0 for every lattice: {100 * zero[k]:.1f} %)"
+                                                        if low else "")
+
         return ("Packaged weights (" + str(meta.get("source", "?")) + f", profile {meta.get('profile', '?')}): accuracy "
-                + ", ".join(f"{100 * acc[k]:.2f} % at {k}x{k}" for k in sizes) + where
+                + ", ".join(at(k) for k in sizes) + where
                 + ("; predictions averaged over the point symmetries" if meta.get("symmetrize") else "") + ".")
     except (CheckpointError, KeyError, TypeError, ValueError):  # no accuracy recorded: say nothing
         return ""
