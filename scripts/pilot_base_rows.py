@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from topoml.errors import TopomlError
     from topoml.experiments import margalit2022 as m
+    from topoml.experiments.margalit2022 import stages
     from topoml.runs.rundir import RunDir, atomic_write_bytes
 
     try:
@@ -81,16 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     progress = not args.no_progress
     summary = {}
     with RunDir(args.out, cfg.model_dump(), seed=cfg.seed) as rd:
-        data = m._Data(cfg, args.out, progress)
+        data = stages._Data(cfg, args.out, progress)
         for k in names:  # every label first: the training minutes below are training only
             data.path(k)
-        for name, res in m._stage_ablation(cfg, rd, data, progress).items():
+        for name, res in stages._stage_ablation(cfg, rd, data, progress).items():
             job = f"ablation-{name}"
             scored = rd.job_dir(job) / "scores.json"
             if not scored.exists():
                 spec, st = m.NetSpec.model_validate(res["net"]), m.StageSpec.model_validate(res["stage"])
-                net = m._base_net(spec)
-                load_state_bytes(m._training_view(net, st), (rd.job_dir(job) / "best.safetensors").read_bytes())
+                net = stages._base_net(spec)
+                load_state_bytes(stages._training_view(net, st), (rd.job_dir(job) / "best.safetensors").read_bytes())
                 # the test sets as the stage scored them; the others plain and, where the stage adds it, averaged
                 # over the 64 symmetries (an invariant network that does not average by itself)
                 scores = {f"test4{s}{g}": res[f"acc4{s}{g}"] for s in ("", "_bb") for g in ("", "_group_averaged")
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     if spec.kind == "invariant":
                         net.symmetrize = sym
                     for s in score:
-                        scores.setdefault(s + ("_group_averaged" if averaged and sym else ""), m._accuracy(net, data, s))
+                        scores.setdefault(s + ("_group_averaged" if averaged and sym else ""), stages._accuracy(net, data, s))
                 atomic_write_bytes(scored, json.dumps(scores, indent=1).encode())
             scores = json.loads(scored.read_text())
             st = res["stage"]

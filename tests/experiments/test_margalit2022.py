@@ -9,7 +9,8 @@ import pytest
 
 from topoml.cli import main
 from topoml.errors import ConfigError
-from topoml.experiments.margalit2022 import _pct, load_config, scored_set
+from topoml.experiments.margalit2022 import load_config, scored_set
+from topoml.experiments.margalit2022.report import _pct
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_quick_profile_writes_run_directory(quick_run):
     # the stability job: each uniform scored set relabelled after small perturbations and after decimation;
     # the decimated 8x8 labels are recomputed here
     from topoml.evaluate.metrics import label_agreement
-    from topoml.experiments.margalit2022 import STABILITY_EPS
+    from topoml.experiments.margalit2022.stages import STABILITY_EPS
     from topoml.hamiltonians.pip import block_average
     from topoml.invariants.bott import bott_index
 
@@ -224,7 +225,7 @@ def test_final_table_scores_the_shipped_mode_and_the_other(symmetrize):
     import torch
 
     from topoml.data.sampling import SamplingSpec, sample_lattices
-    from topoml.experiments.margalit2022 import _final_table, _predict
+    from topoml.experiments.margalit2022.stages import _final_table, _predict
     from topoml.nets.rg import chern_net
 
     torch.manual_seed(1)
@@ -320,7 +321,8 @@ def test_packaged_job_reuses_its_result_only_for_the_same_file_and_survives_a_mi
     import hashlib
 
     import topoml.evaluate.predict as pr
-    from topoml.experiments.margalit2022 import _stage_packaged, format_packaged_table
+    from topoml.experiments.margalit2022.report import format_packaged_table
+    from topoml.experiments.margalit2022.stages import _stage_packaged
     from topoml.runs.rundir import RunDir
 
     rd = RunDir(tmp_path / "run", {"k": 1})
@@ -682,7 +684,7 @@ def test_ablation_rows_run_in_parallel_with_the_results_of_one_worker(tmp_path):
     """Session 25: the ablation rows are jobs of ``RunDir.run_jobs``, ``workers`` at a time with one torch thread
     each; two workers train every row to the same weights and scores as one, and a rerun reuses the rows."""
     pytest.importorskip("torch")
-    from topoml.experiments import margalit2022 as m
+    from topoml.experiments.margalit2022 import stages as m
     from topoml.runs.rundir import RunDir
 
     base = load_config("quick")
