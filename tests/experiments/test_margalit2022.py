@@ -145,7 +145,7 @@ def test_quick_profile_writes_run_directory(quick_run):
     assert meta["test_sets"] == {"4": "holdout4", "8": "holdout8", "16": "test16"}
     assert meta["held_out"] == {"4": True, "8": True, "16": False}
     assert meta["accuracy"]["4"] == fin["holdout4"]["accuracy"] and meta["accuracy"]["16"] == fin["test16"]["accuracy"]
-    assert f"(`holdout4`, n = 500)" in report and f"(`test4_bb`, n = 500)" in report
+    assert "(`holdout4`, n = 500)" in report and "(`test4_bb`, n = 500)" in report
     # the base stage selected its epoch on the uniform set and recorded the biased one
     assert s["base"]["acc4"] == max(h["metrics"]["acc4"] for h in s["base"]["history"])
     assert "acc4_bb" in s["base"]["history"][0]["metrics"]

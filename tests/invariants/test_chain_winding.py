@@ -10,7 +10,6 @@ from topoml.hamiltonians.ssh import hopping_matrix, mshsp_hoppings, uniform_hopp
 from topoml.invariants.chain_winding import ring_winding_number
 from topoml.invariants.disorder import disorder_winding_exact, zero_mode_lyapunov
 from topoml.invariants.real_space import real_space_winding_number
-from topoml.invariants.winding import winding_number
 
 
 def _rswn(v, w):
