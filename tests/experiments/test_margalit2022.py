@@ -618,6 +618,15 @@ def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
         np.testing.assert_array_equal(predict_chern(net, x)[0], labels, err_msg=f"N = {n}")
 
 
+def test_the_package_exports_what_it_lists():
+    """The driver re-exports the public names of its modules (config, stages, report) under ``__all__``."""
+    import topoml.experiments.margalit2022 as m
+    from topoml.experiments.margalit2022 import config, report, stages
+
+    assert all(hasattr(m, name) for name in m.__all__)
+    assert m.StageSpec is config.StageSpec and m.fit_rg is stages.fit_rg and m.report is report.report
+
+
 def test_predict_help_states_the_packaged_accuracy(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "--help"])
