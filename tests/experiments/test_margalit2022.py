@@ -10,7 +10,7 @@ import pytest
 from topoml.cli import main
 from topoml.errors import ConfigError
 from topoml.experiments.margalit2022 import load_config, scored_set
-from topoml.experiments.margalit2022.report import _pct
+from topoml.experiments.margalit2022.reporting import _pct
 
 
 @pytest.fixture(scope="module")
@@ -321,7 +321,7 @@ def test_packaged_job_reuses_its_result_only_for_the_same_file_and_survives_a_mi
     import hashlib
 
     import topoml.evaluate.predict as pr
-    from topoml.experiments.margalit2022.report import format_packaged_table
+    from topoml.experiments.margalit2022.reporting import format_packaged_table
     from topoml.experiments.margalit2022.stages import _stage_packaged
     from topoml.runs.rundir import RunDir
 
@@ -621,10 +621,10 @@ def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
 def test_the_package_exports_what_it_lists():
     """The driver re-exports the public names of its modules (config, stages, report) under ``__all__``."""
     import topoml.experiments.margalit2022 as m
-    from topoml.experiments.margalit2022 import config, report, stages
+    from topoml.experiments.margalit2022 import config, reporting, stages
 
     assert all(hasattr(m, name) for name in m.__all__)
-    assert m.StageSpec is config.StageSpec and m.fit_rg is stages.fit_rg and m.report is report.report
+    assert m.StageSpec is config.StageSpec and m.fit_rg is stages.fit_rg and m.report is reporting.report
 
 
 def test_predict_help_states_the_packaged_accuracy(capsys):

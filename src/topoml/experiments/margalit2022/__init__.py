@@ -4,7 +4,7 @@ for computing topological invariants", PRB 105, 205139 (2022).
 Thin driver (this module): config (:mod:`.config`, profiles in ``configs/margalit2022.toml``) → Bott-labelled
 datasets (:mod:`topoml.data.generate`, cached in ``<run>/data``) → stages (:mod:`.stages`; each resumable: per-epoch
 checkpoints by :class:`topoml.train.trainer.Trainer`, finished stages stored as jobs of the run directory) → figures
-(:mod:`.figures`) → report (:mod:`.report`). Stages:
+(:mod:`.figures`) → report (:mod:`.reporting`). Stages:
 
 1. ``base``: the base network on boundary-biased 4×4 lattices; model selection by 4×4 test accuracy.
 2. ``decimation``: the baseline ``base ∘ decimation^k`` on 8×8, 16×16, 32×32 test sets.
@@ -59,7 +59,7 @@ from topoml.experiments.margalit2022.config import (FINAL_SIZES, PAPER, Ablation
                                                     NetSpec, RGAblationRow, StageSpec, dataset_config, load_config)
 from topoml.experiments.margalit2022.figures import (_fig_epochs, _fig_flow, _fig_impurity, _fig_phase_diagrams,
                                                      _fig_runtime)
-from topoml.experiments.margalit2022.report import (format_ablation_table, format_final_table, format_table,
+from topoml.experiments.margalit2022.reporting import (format_ablation_table, format_final_table, format_table,
                                                     report)
 from topoml.experiments.margalit2022.stages import (_Data, _base_net, _final_table, _log, _net_kwargs, _sets16,
                                                     _stage_ablation, _stage_averages, _stage_base, _stage_decimation,
