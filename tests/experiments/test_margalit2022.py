@@ -619,7 +619,7 @@ def test_packaged_weights_load_and_agree_with_bott_deep_in_each_phase():
 
 
 def test_the_package_exports_what_it_lists():
-    """The driver re-exports the public names of its modules (config, stages, report) under ``__all__``."""
+    """The driver re-exports the public names of its modules (config, stages, reporting) under ``__all__``."""
     import topoml.experiments.margalit2022 as m
     from topoml.experiments.margalit2022 import config, reporting, stages
 
