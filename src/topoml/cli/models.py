@@ -39,7 +39,7 @@ __all__ = ["add_commands"]
 
 def _packaged_accuracy_text() -> str:
     """One sentence with the packaged weights' measured accuracy, read from their metadata (header only)."""
-    from topoml.evaluate.predict import packaged_weights
+    from topoml.evaluate.predict import measured_accuracy_warning, packaged_weights
     from topoml.train.checkpoint import read_model_metadata
 
     try:
@@ -52,8 +52,8 @@ def _packaged_accuracy_text() -> str:
                  + (f" (the {meta['stage']} stage selected its epoch on the 16x16 set)" if "stage" in meta else ""))
         zero = meta.get("always_zero", {})
 
-        def at(k: str) -> str:  # a size where answering C = 0 does as well says so
-            low = k in zero and acc[k] <= zero[k]
+        def at(k: str) -> str:  # a size where predict warns (answering C = 0 does as well) says so
+            low = measured_accuracy_warning(meta, int(k)) is not None
             return f"{100 * acc[k]:.2f} % at {k}x{k}" + (f" (below C = 0 for every lattice: {100 * zero[k]:.1f} %)"
                                                         if low else "")
 
