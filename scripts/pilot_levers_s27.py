@@ -238,7 +238,7 @@ def twist(base: Path, row: str, seed: int) -> None:
     targets = TwistedEnergies(x[:stages.AUX_REFERENCE])
     k = targets.mean.shape[0]
     model = AuxiliaryHead(net, outputs=k)
-    folder = base / "levers" / f"twist-{row}"
+    folder = base / "levers" / f"twist-{row}-seed{seed}"
 
     def evaluate(_) -> dict:
         return {f"acc4{t}": stages._accuracy(net, data, f"test4{t}") for t in ("", "_bb")}
