@@ -23,7 +23,7 @@ time on 2 cores, as the ablation stage does). Not run by CI: the numbers are in 
         Fine-tunes ROW's network on N lattices of the pool: ``random``, or ``hard`` = the N/2 of highest loss plus
         N/2 of the rest at random (the class prior kept in view); one pass, AdamW, cosine from lr 5e-4, augmented,
         the energies with a fresh auxiliary head.
-    python scripts/pilot_levers_s27.py BASE ema ROW SEED
+    python scripts/pilot_levers_s27.py BASE ema ROW
         Retrains ROW from its own seed (the plain weights come out equal to the row's, one thread) and keeps
         exponential moving averages of its weights after every step (``torch.optim.swa_utils``, decays 0.998 and
         0.9995; not bias-corrected: after the 3,906 steps of 1 M samples the initial weights keep 0.998^3906 = 0.04 %
@@ -173,11 +173,11 @@ def mine(base: Path, row: str, arm: str, n: int) -> None:
            folder)
 
 
-def ema(base: Path, row: str, seed: int) -> None:
+def ema(base: Path, row: str) -> None:
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    spec, st, _ = _row(base, row)
-    data, s = _sets(base), derive_seed(seed, "ablation")
+    spec, st, res = _row(base, row)
+    data, s = _sets(base), derive_seed(res["seed"], "ablation")
     torch.manual_seed(s)
     net = stages._base_net(spec)
     emas = {d: AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(d)) for d in (0.998, 0.9995)}
@@ -267,7 +267,7 @@ def main(argv: list[str]) -> int:
     elif cmd == "mine":
         mine(base, rest[0], rest[1], int(rest[2]))
     elif cmd == "ema":
-        ema(base, rest[0], int(rest[1]))
+        ema(base, rest[0])
     elif cmd == "twist":
         twist(base, rest[0], int(rest[1]))
     else:
